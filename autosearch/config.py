@@ -1,0 +1,256 @@
+"""Load and validate a pipeline definition (``pipelines/*.toml``).
+
+A pipeline file names the task, the data, the split, the search space and
+the search budget. Every value can be overridden (CLI flags, ``make`` vars);
+overrides go through the same validation as the file, so a bad value always
+fails with the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from autosearch.errors import ConfigError
+
+TASKS: dict[str, tuple[str, str]] = {
+    # task -> (input kind, problem)
+    "text_classification": ("text", "classification"),
+    "image_classification": ("image", "classification"),
+    "structured_classification": ("structured", "classification"),
+    "structured_regression": ("structured", "regression"),
+}
+TUNERS = ("greedy", "bayesian", "hyperband", "random")
+DIRECTIONS = ("max", "min")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str
+    text_column: str | None = None
+    label_column: str | None = None
+    feature_columns: tuple[str, ...] | None = None
+    image_size: tuple[int, int] | None = None
+    max_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    validation: float = 0.1
+    test: float = 0.2
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    space: str
+    objective: str
+    direction: str
+    tuner: str = "greedy"
+    max_trials: int = 5
+    epochs: int = 5
+    time_budget: float | None = None  # seconds
+    batch_size: int = 32
+    patience: int = 3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    name: str
+    task: str
+    data: DataConfig
+    search: SearchConfig
+    split: SplitConfig = SplitConfig()
+    space: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "<dict>"
+
+    @property
+    def kind(self) -> str:
+        return TASKS[self.task][0]
+
+    @property
+    def problem(self) -> str:
+        return TASKS[self.task][1]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+
+_SECTIONS = {"data": DataConfig, "split": SplitConfig, "search": SearchConfig}
+_TOP_KEYS = ("name", "task", "data", "split", "search", "space")
+
+
+def parse_duration(value: Any, where: str = "time_budget") -> float | None:
+    """'90s', '10m', '1h30m' or a number of seconds -> seconds (None, 0 or '' = no budget)."""
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    text = str(value).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or not parts or not any(parts.groups()):
+        raise ConfigError(f"{where} = {value!r} is not a duration; use e.g. 90s, 10m or 1h30m.")
+    h, m, s = (int(g or 0) for g in parts.groups())
+    return float(h * 3600 + m * 60 + s)
+
+
+def _check_keys(source: str, section: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in given:
+        if key not in allowed:
+            where = f"{section}.{key}" if section else key
+            raise ConfigError(
+                f"{source}: unknown key '{where}'; allowed keys{f' in [{section}]' if section else ''}: "
+                f"{', '.join(allowed)}."
+            )
+
+
+def _coerce(source: str, key: str, value: Any, annotation: str) -> Any:
+    """Coerce an override or TOML value to the field's declared type."""
+    bad = ConfigError(f"{source}: {key} = {value!r} is not a valid {annotation}.")
+    if value is None:
+        return None
+    if "tuple[int, int]" in annotation:
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[x, ]+", value) if v]
+        try:
+            pair = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if len(pair) != 2 or min(pair) < 1:
+            raise ConfigError(f"{source}: {key} = {value!r} must be two positive sizes, e.g. [8, 8].")
+        return pair
+    if "tuple[str, ...]" in annotation:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise bad
+        return tuple(value)
+    if annotation.startswith("int"):
+        try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if annotation.startswith("float"):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if annotation.startswith("str"):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise bad
+        return str(value)
+    return value
+
+
+def _build_section(source: str, name: str, raw: Mapping[str, Any]) -> Any:
+    cls = _SECTIONS[name]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _check_keys(source, name, raw, tuple(fields))
+    values = {}
+    for key, value in raw.items():
+        if key == "time_budget":
+            values[key] = parse_duration(value, f"{source}: search.time_budget")
+        else:
+            values[key] = _coerce(source, f"{name}.{key}", value, str(fields[key].type))
+    required = [
+        f.name for f in fields.values()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [k for k in required if k not in values]
+    if missing:
+        raise ConfigError(f"{source}: [{name}] needs {', '.join(missing)}.")
+    return cls(**values)
+
+
+def _validate(cfg: PipelineConfig) -> None:
+    src, s = cfg.source, cfg.search
+    if s.tuner not in TUNERS:
+        raise ConfigError(f"{src}: search.tuner = '{s.tuner}' is not allowed; use one of {', '.join(TUNERS)}.")
+    if s.direction not in DIRECTIONS:
+        raise ConfigError(f"{src}: search.direction = '{s.direction}' is not allowed; use max or min.")
+    for key in ("max_trials", "epochs", "batch_size"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"{src}: search.{key} = {getattr(s, key)} must be at least 1.")
+    if s.patience < 0:
+        raise ConfigError(f"{src}: search.patience = {s.patience} must be 0 (off) or more.")
+    sp = cfg.split
+    if not (0 < sp.validation < 1 and 0 < sp.test < 1 and sp.validation + sp.test < 0.9):
+        raise ConfigError(
+            f"{src}: split.validation = {sp.validation}, split.test = {sp.test}: each must be in (0, 1) "
+            "and together leave at least 10% for training."
+        )
+    if cfg.data.max_rows is not None and cfg.data.max_rows < 1:
+        raise ConfigError(f"{src}: data.max_rows = {cfg.data.max_rows} must be at least 1 (omit it for all rows).")
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    section, _, leaf = key.rpartition(".")
+    target = raw
+    if section:
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"override {key}: [{section}] is not a table.")
+    target[leaf] = value
+
+
+def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+    """Validate a raw mapping (a parsed TOML file) plus dotted-key overrides."""
+    raw = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, key, value)
+    _check_keys(source, "", raw, _TOP_KEYS)
+    for key in ("name", "task", "data", "search"):
+        if key not in raw:
+            raise ConfigError(f"{source}: missing '{key}'; a pipeline needs name, task, [data] and [search].")
+    task = raw["task"]
+    if task not in TASKS:
+        raise ConfigError(f"{source}: task = '{task}' is unknown; use one of {', '.join(TASKS)}.")
+    for key in ("data", "split", "search", "space"):
+        if key in raw and not isinstance(raw[key], dict):
+            raise ConfigError(f"{source}: '{key}' must be a table ([{key}]).")
+    cfg = PipelineConfig(
+        name=str(raw["name"]),
+        task=task,
+        data=_build_section(source, "data", raw["data"]),
+        search=_build_section(source, "search", raw["search"]),
+        split=_build_section(source, "split", raw.get("split", {})),
+        space=dict(raw.get("space", {})),
+        source=source,
+    )
+    _validate(cfg)
+    from autosearch.search.spaces import validate_space  # light: no TensorFlow
+
+    return dataclasses.replace(cfg, space=validate_space(cfg))
+
+
+def resolve_pipeline_path(name_or_path: str, pipelines_dir: Path | None = None) -> Path:
+    """A pipeline is a path to a TOML file or the name of one in ``pipelines/``."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    return (pipelines_dir or Path("pipelines")) / f"{name_or_path}.toml"
+
+
+def load_pipeline(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+    """Read, merge overrides into and validate a pipeline file."""
+    path = resolve_pipeline_path(str(name_or_path))
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
+        hint = f"; known pipelines: {', '.join(known)}" if known else ""
+        raise ConfigError(f"pipeline file '{path}' not found{hint}.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}.") from None
+    return from_dict(raw, source=str(path), overrides=overrides)

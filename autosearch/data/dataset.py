@@ -1,0 +1,356 @@
+"""Load a data set for a pipeline, split it and fingerprint the split.
+
+A ``Dataset`` is the whole labelled table; ``SplitData`` is the train /
+validation / test partition the search uses. Classes are encoded as integer
+indices into ``class_names`` so that metrics, predictions and exports agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autosearch.config import PipelineConfig
+from autosearch.data import embedded
+from autosearch.errors import DataError
+
+# Which embedded data set serves which input kind.
+EMBEDDED = {
+    "rotten_tomatoes": "text",
+    "digits": "image",
+    "breast_cancer": "structured",
+    "diabetes": "structured",
+}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+DEFAULT_IMAGE_SIZE = (32, 32)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    kind: str  # text | image | structured
+    problem: str  # classification | regression
+    x: Any  # np.ndarray of str (text), float32 images (n, h, w, c), or a DataFrame
+    y: np.ndarray  # class indices (classification) or floats (regression)
+    class_names: tuple[str, ...] | None = None
+    columns: tuple[str, ...] = ()
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    dataset: Dataset
+    indices: dict[str, np.ndarray]  # train / validation / test row indices
+    fingerprint: str
+
+    def x(self, part: str) -> Any:
+        idx = self.indices[part]
+        x = self.dataset.x
+        return x.iloc[idx].reset_index(drop=True) if isinstance(x, pd.DataFrame) else x[idx]
+
+    def y(self, part: str) -> np.ndarray:
+        return self.dataset.y[self.indices[part]]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, baselines and fingerprint, as the tracker records them."""
+        ds = self.dataset
+        out: dict[str, Any] = {
+            "name": ds.name,
+            "fingerprint": self.fingerprint,
+            "rows": {part: int(len(idx)) for part, idx in self.indices.items()},
+            "source": ds.source,
+        }
+        if ds.class_names is not None:
+            out["class_names"] = list(ds.class_names)
+            out["class_counts"] = {
+                part: {ds.class_names[c]: int(n) for c, n in zip(*np.unique(self.y(part), return_counts=True))}
+                for part in self.indices
+            }
+        out["baseline"] = majority_baseline(self)
+        return out
+
+
+# -- loading ------------------------------------------------------------------
+
+def _column(frame: pd.DataFrame, name: str | None, role: str, flag: str, where: str) -> str:
+    if name is None:
+        if role in frame.columns:
+            return role
+        raise DataError(
+            f"{where}: no {role} column given and none named '{role}'; columns are: "
+            f"{', '.join(map(str, frame.columns))}. Pass {flag} NAME."
+        )
+    if name not in frame.columns:
+        raise DataError(
+            f"{where}: no column '{name}'; columns are: {', '.join(map(str, frame.columns))}. "
+            f"Pass {flag} with one of them."
+        )
+    return name
+
+
+def _encode_labels(labels: pd.Series, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    if labels.isna().any():
+        rows = (np.flatnonzero(labels.isna().to_numpy())[:5] + 1).tolist()
+        raise DataError(f"{where}: {int(labels.isna().sum())} rows have no label (rows {rows}); fill or drop them.")
+    text = labels.astype(str)
+    names = tuple(sorted(text.unique(), key=lambda v: (len(v), v) if v.isdigit() else (np.inf, v)))
+    if len(names) < 2:
+        raise DataError(
+            f"{where}: the label column has a single class '{names[0] if names else ''}'; "
+            "classification needs at least two classes."
+        )
+    lookup = {name: i for i, name in enumerate(names)}
+    return text.map(lookup).to_numpy(dtype="int64"), names
+
+
+def _regression_target(values: pd.Series, where: str) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna()
+    if bad.any():
+        examples = values[bad].astype(str).head(3).tolist()
+        raise DataError(
+            f"{where}: regression target has {int(bad.sum())} non-numeric or missing values "
+            f"(e.g. {examples}); clean the column or choose a classification task."
+        )
+    return numeric.to_numpy(dtype="float64")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as CSV ({exc}); give a CSV file with a header row.") from None
+
+
+def _load_text_csv(cfg: PipelineConfig, path: Path) -> Dataset:
+    frame = _read_csv(path)
+    text_col = _column(frame, cfg.data.text_column, "text", "--text-column", str(path))
+    label_col = _column(frame, cfg.data.label_column, "label", "--label-column", str(path))
+    return _text_dataset(str(path), frame[text_col], frame[label_col], cfg, {"path": str(path.resolve()),
+                         "text_column": text_col, "label_column": label_col})
+
+
+def _text_dataset(name: str, texts: pd.Series, labels: pd.Series, cfg: PipelineConfig, source: dict) -> Dataset:
+    texts = texts.fillna("").astype(str)
+    empty = texts.str.strip() == ""
+    if empty.any():
+        rows = (np.flatnonzero(empty.to_numpy())[:5] + 1).tolist()
+        raise DataError(
+            f"{name}: {int(empty.sum())} empty texts in column '{source.get('text_column', 'text')}' "
+            f"(data rows {rows}); remove or fill them."
+        )
+    y, classes = _encode_labels(labels.reset_index(drop=True), name)
+    # AutoKeras' TextInput rejects object arrays: give it a unicode array.
+    return Dataset(name, "text", "classification", np.array(texts.tolist(), dtype=str), y, classes, (), source)
+
+
+def _load_structured_frame(cfg: PipelineConfig, name: str, frame: pd.DataFrame, label_col: str, source: dict) -> Dataset:
+    features = list(cfg.data.feature_columns or [c for c in frame.columns if c != label_col])
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name}: no feature column(s) {missing}; columns are: {', '.join(map(str, frame.columns))}. "
+            "Fix data.feature_columns."
+        )
+    if label_col in features:
+        raise DataError(f"{name}: the label column '{label_col}' is also listed as a feature; remove it.")
+    x = frame[features].reset_index(drop=True)
+    labels = frame[label_col].reset_index(drop=True)
+    if cfg.problem == "regression":
+        return Dataset(name, "structured", "regression", x, _regression_target(labels, name), None,
+                       tuple(map(str, features)), source)
+    y, classes = _encode_labels(labels, name)
+    return Dataset(name, "structured", "classification", x, y, classes, tuple(map(str, features)), source)
+
+
+def _load_image_folder(cfg: PipelineConfig, root: Path) -> Dataset:
+    from PIL import Image
+
+    size = cfg.data.image_size or DEFAULT_IMAGE_SIZE
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{root}: no class sub-folders; put each class's images in {root}/<class name>/.")
+    images, labels = [], []
+    for idx, name in enumerate(classes):
+        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        for file in files:
+            try:
+                with Image.open(file) as img:
+                    images.append(img.convert("RGB").resize((size[1], size[0])))
+            except OSError as exc:
+                raise DataError(f"{file}: not a readable image ({exc}); remove or replace it.") from None
+            labels.append(name)
+    if not images:
+        raise DataError(f"{root}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class folders.")
+    gray = all(np.ptp(np.asarray(i, dtype="int16"), axis=2).max() == 0 for i in images)
+    x = np.stack([np.asarray(i.convert("L") if gray else i, dtype="float32") for i in images])
+    if gray:
+        x = x[..., np.newaxis]
+    y, names = _encode_labels(pd.Series(labels), str(root))
+    return Dataset(str(root), "image", "classification", x, y, names, (),
+                   {"path": str(root.resolve()), "image_size": list(size)})
+
+
+def _load_embedded(cfg: PipelineConfig, name: str) -> Dataset:
+    kind = EMBEDDED[name]
+    if kind != cfg.kind:
+        fits = [d for d, k in EMBEDDED.items() if k == cfg.kind]
+        raise DataError(
+            f"{cfg.source}: data set '{name}' holds {kind} data but task '{cfg.task}' needs {cfg.kind} data; "
+            f"use one of {', '.join(fits)} or a file of your own."
+        )
+    source = {"embedded": name}
+    if name == "rotten_tomatoes":
+        texts, labels = embedded.load_rotten_tomatoes()
+        return _text_dataset(name, texts, labels, cfg, {**source, "text_column": "text"})
+    x, target, class_names, columns = embedded.load_sklearn(name)
+    if name == "diabetes" and cfg.problem != "regression":
+        raise DataError(f"{cfg.source}: 'diabetes' is a regression data set; use task = 'structured_regression'.")
+    if name == "breast_cancer" and cfg.problem == "regression":
+        raise DataError(f"{cfg.source}: 'breast_cancer' is a classification data set; use 'diabetes' for regression.")
+    if cfg.kind == "image":
+        names = tuple(class_names)
+        return Dataset(name, "image", "classification", x, target.astype("int64"), names, (), source)
+    frame = x.assign(target=target)
+    if class_names is not None:
+        frame["target"] = [class_names[int(t)] for t in target]
+    ds = _load_structured_frame(cfg, name, frame, "target", source)
+    if class_names is not None:  # keep scikit-learn's class order
+        order = tuple(class_names)
+        y = np.array([order.index(ds.class_names[i]) for i in ds.y], dtype="int64")
+        ds = Dataset(ds.name, ds.kind, ds.problem, ds.x, y, order, ds.columns, ds.source)
+    return ds
+
+
+def load_dataset(cfg: PipelineConfig) -> Dataset:
+    """The pipeline's data set: an embedded name, a CSV file or an image folder."""
+    name = cfg.data.dataset
+    if name in EMBEDDED:
+        ds = _load_embedded(cfg, name)
+    else:
+        path = Path(name)
+        if not path.exists():
+            raise DataError(
+                f"data file '{name}' not found; give a CSV path, an image folder, or one of the embedded "
+                f"data sets: {', '.join(EMBEDDED)}."
+            )
+        if path.is_dir():
+            if cfg.kind != "image":
+                raise DataError(f"{path}: a folder is read as images, but task '{cfg.task}' needs a CSV file.")
+            ds = _load_image_folder(cfg, path)
+        elif cfg.kind == "image":
+            raise DataError(f"{path}: image tasks read a folder with one sub-folder per class, not a file.")
+        elif cfg.kind == "text":
+            ds = _load_text_csv(cfg, path)
+        else:
+            frame = _read_csv(path)
+            label_col = _column(frame, cfg.data.label_column, "label", "--label-column", str(path))
+            ds = _load_structured_frame(cfg, str(path), frame, label_col,
+                                        {"path": str(path.resolve()), "label_column": label_col})
+        ds.source["sha256"] = _file_digest(path) if path.is_file() else None
+    if cfg.data.max_rows is not None and cfg.data.max_rows < len(ds):
+        ds = _take_rows(ds, cfg.data.max_rows, cfg.search.seed)
+        ds.source["max_rows"] = cfg.data.max_rows
+    return ds
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _take_rows(ds: Dataset, n: int, seed: int) -> Dataset:
+    """A seeded sample of ``n`` rows (for quick runs and tests), in original order."""
+    idx = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
+    x = ds.x.iloc[idx].reset_index(drop=True) if isinstance(ds.x, pd.DataFrame) else ds.x[idx]
+    return Dataset(ds.name, ds.kind, ds.problem, x, ds.y[idx], ds.class_names, ds.columns, dict(ds.source))
+
+
+# -- splitting and fingerprinting -----------------------------------------------
+
+MIN_TRAIN_ROWS = 8
+
+
+def split_dataset(ds: Dataset, validation: float, test: float, seed: int) -> SplitData:
+    """A train / validation / test split, stratified for classification, fixed by ``seed``."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(ds)
+    n_test, n_val = int(round(n * test)), int(round(n * validation))
+    n_classes = len(ds.class_names or ())
+    need = max(n_classes, 1)
+    if n_test < need or n_val < need or n - n_test - n_val < max(MIN_TRAIN_ROWS, 2 * n_classes):
+        raise DataError(
+            f"{ds.name}: too few rows ({n}) for a {1 - test - validation:.0%}/{validation:.0%}/{test:.0%} "
+            f"split{f' over {n_classes} classes' if n_classes else ''}; give more rows or larger split fractions."
+        )
+    if n_classes:
+        counts = np.bincount(ds.y, minlength=n_classes)
+        if counts.min() < 3:
+            rare = ds.class_names[int(counts.argmin())]
+            raise DataError(
+                f"{ds.name}: class '{rare}' has {int(counts.min())} row(s); each class needs at least 3 "
+                "(one per split). Add rows or drop the class."
+            )
+    strat = ds.y if n_classes else None
+    rest, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=seed, stratify=strat)
+    strat_rest = ds.y[rest] if n_classes else None
+    train_idx, val_idx = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)
+    indices = {"train": np.sort(train_idx), "validation": np.sort(val_idx), "test": np.sort(test_idx)}
+    return SplitData(ds, indices, fingerprint(ds, indices))
+
+
+def _canonical_rows(x: Any, idx: np.ndarray) -> bytes:
+    if isinstance(x, pd.DataFrame):
+        rows = x.iloc[idx].astype(object).where(x.iloc[idx].notna(), None).to_numpy().tolist()
+        return json.dumps(rows, default=str, separators=(",", ":")).encode()
+    if x.dtype.kind in "US":
+        return "\x1f".join(x[idx].tolist()).encode("utf-8")
+    return np.ascontiguousarray(x[idx], dtype="<f4").tobytes()
+
+
+def fingerprint(ds: Dataset, indices: dict[str, np.ndarray]) -> str:
+    """sha256 over the rows, labels, class names and columns, part by part, in split order.
+
+    The same file and split give the same digest in any process; one changed
+    value, label or split assignment changes it.
+    """
+    digest = hashlib.sha256()
+    header = {"kind": ds.kind, "problem": ds.problem, "classes": list(ds.class_names or ()),
+              "columns": list(ds.columns)}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for part in ("train", "validation", "test"):
+        idx = indices[part]
+        digest.update(f"|{part}:{len(idx)}|".encode())
+        digest.update(_canonical_rows(ds.x, idx))
+        digest.update(np.ascontiguousarray(ds.y[idx], dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
+def majority_baseline(split: SplitData) -> dict[str, Any]:
+    """Score of always predicting the training majority class (or training mean)."""
+    y_train = split.y("train")
+    if split.dataset.problem == "classification":
+        majority = int(np.bincount(y_train).argmax())
+        return {
+            "name": "majority", "metric": "accuracy",
+            "prediction": split.dataset.class_names[majority],
+            **{p: float(np.mean(split.y(p) == majority)) for p in ("validation", "test")},
+        }
+    mean = float(np.mean(y_train))
+    return {
+        "name": "mean", "metric": "mean_absolute_error", "prediction": mean,
+        **{p: float(np.mean(np.abs(split.y(p) - mean))) for p in ("validation", "test")},
+    }

@@ -1,0 +1,48 @@
+"""The autosearch error hierarchy.
+
+Every error a user can cause is an ``AutosearchError``: the CLI prints its
+message as one line and exits 2. Messages say what went wrong, where, and how
+to fix it.
+"""
+
+from __future__ import annotations
+
+
+class AutosearchError(Exception):
+    """Base class of every error a user can act on."""
+
+    exit_code = 2
+
+
+class ConfigError(AutosearchError):
+    """A pipeline file or an override is invalid."""
+
+
+class DataError(AutosearchError):
+    """A data set cannot be loaded or is unfit for the task."""
+
+
+class TrackerError(AutosearchError):
+    """A tracker URI is invalid or a tracker operation is not allowed."""
+
+
+class UnknownRunError(TrackerError, KeyError):
+    """No run with that id exists in the tracker."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class UnknownTrialError(TrackerError, KeyError):
+    """No trial with that id exists in the tracker."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TrialFinishedError(TrackerError, RuntimeError):
+    """A finished trial is read-only: it cannot be updated or finished again."""
+
+
+class SearchError(AutosearchError):
+    """A search could not produce a usable model."""

@@ -1,0 +1,189 @@
+"""AutoKeras inputs, preprocessors and blocks of autosearch's search spaces.
+
+They replace AutoKeras 3.0.0 defaults that measurably fail on small CPU
+searches (see README, "AutoKeras 3.0.0 behaviours we work around"). All are
+registered Keras-serializable under the ``autosearch`` package so that
+AutoKeras can save and reload the graph and the fitted preprocessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Mapping
+
+import autokeras as ak
+import keras
+import numpy as np
+from autokeras import hyper_preprocessors, preprocessors
+from autokeras.engine import preprocessor as ak_preprocessor
+
+_WORD = re.compile(r"[\w']+|[^\w\s]")
+
+
+def tune(hp: Any, name: str, value: Any) -> Any:
+    """A list becomes a KerasTuner choice, a scalar a fixed value."""
+    if isinstance(value, (list, tuple)):
+        return hp.Choice(name, list(value), default=value[0])
+    return hp.Fixed(name, value)
+
+
+@keras.utils.register_keras_serializable(package="autosearch")
+class WordTokenizer(ak_preprocessor.Preprocessor):
+    """Lower-cased word tokenizer with a large vocabulary.
+
+    AutoKeras' ``TextTokenizer`` keeps 500 case-sensitive whitespace tokens and
+    maps unknown words to the padding id. This keeps ``max_tokens`` words
+    (index 0 = padding, 1 = out of vocabulary) and splits off punctuation.
+    """
+
+    def __init__(self, max_tokens: int = 20000, sequence_length: int = 64, vocab: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_tokens = int(max_tokens)
+        self.sequence_length = int(sequence_length)
+        self.vocab = vocab
+
+    @staticmethod
+    def words(text: str) -> list[str]:
+        return _WORD.findall(text.lower())
+
+    def fit(self, dataset: np.ndarray) -> None:
+        counts = Counter(w for text in dataset for w in self.words(str(text)))
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_tokens - 2]
+        self.vocab = {word: i + 2 for i, (word, _) in enumerate(ranked)}
+
+    def transform(self, dataset: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(dataset), self.sequence_length), dtype="int32")
+        for row, text in enumerate(dataset):
+            ids = [self.vocab.get(w, 1) for w in self.words(str(text))][: self.sequence_length]
+            out[row, : len(ids)] = ids
+        return out
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(max_tokens=self.max_tokens, sequence_length=self.sequence_length, vocab=self.vocab)
+        return config
+
+
+@keras.utils.register_keras_serializable(package="autosearch")
+class WordTextInput(ak.TextInput):
+    """TextInput whose fitted preprocessing is ``WordTokenizer``."""
+
+    def __init__(self, max_tokens: int = 20000, sequence_length: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.max_tokens = int(max_tokens)
+        self.sequence_length = int(sequence_length)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(max_tokens=self.max_tokens, sequence_length=self.sequence_length)
+        return config
+
+    def get_hyper_preprocessors(self) -> list:
+        return [
+            hyper_preprocessors.DefaultHyperPreprocessor(preprocessors.CastToString()),
+            hyper_preprocessors.DefaultHyperPreprocessor(
+                WordTokenizer(max_tokens=self.max_tokens, sequence_length=self.sequence_length)
+            ),
+        ]
+
+
+class _SpecBlock(ak.Block):
+    """A block whose hyperparameters come from a pipeline's ``[space]`` values."""
+
+    def __init__(self, spec: Mapping[str, Any] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = dict(spec or {})
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["spec"] = self.spec
+        return config
+
+    def hp(self, hp: Any, name: str) -> Any:
+        return tune(hp, name, self.spec[name])
+
+    def dense_head(self, hp: Any, x: Any, units_key: str = "dense_units") -> Any:
+        x = keras.layers.Dropout(self.hp(hp, "dropout"))(x)
+        units = self.hp(hp, units_key)
+        if units:
+            x = keras.layers.Dense(units, activation="relu")(x)
+        return x
+
+
+@keras.utils.register_keras_serializable(package="autosearch")
+class EmbeddingPoolBlock(_SpecBlock):
+    """Embedding -> masked global average pooling: a fast, strong text baseline."""
+
+    def build(self, hp: Any, inputs: Any = None) -> Any:
+        x = keras.tree.flatten(inputs)[0]
+        x = keras.layers.Embedding(self.spec["max_tokens"], self.hp(hp, "embedding_dim"), mask_zero=True)(x)
+        x = keras.layers.GlobalAveragePooling1D()(x)
+        return self.dense_head(hp, x)
+
+
+@keras.utils.register_keras_serializable(package="autosearch")
+class ConvImageBlock(_SpecBlock):
+    """Normalization -> (3x3 conv, relu, 2x2 max pool) x n -> dense. Sized for small images."""
+
+    def build(self, hp: Any, inputs: Any = None) -> Any:
+        x = keras.tree.flatten(inputs)[0]
+        x = keras.layers.Normalization(axis=None)(x)
+        filters = self.hp(hp, "filters")
+        for i in range(self.hp(hp, "conv_blocks")):
+            x = keras.layers.Conv2D(filters * 2**i, 3, padding="same", activation="relu")(x)
+            if min(x.shape[1:3]) >= 2:
+                x = keras.layers.MaxPooling2D(2)(x)
+        x = keras.layers.Flatten()(x)
+        return self.dense_head(hp, x)
+
+
+@keras.utils.register_keras_serializable(package="autosearch")
+class MLPBlock(_SpecBlock):
+    """Normalization -> (dense, relu, dropout) x n for encoded tabular rows."""
+
+    def build(self, hp: Any, inputs: Any = None) -> Any:
+        x = keras.tree.flatten(inputs)[0]
+        x = keras.layers.Normalization()(x)
+        units, dropout = self.hp(hp, "units"), self.hp(hp, "dropout")
+        for _ in range(self.hp(hp, "layers")):
+            x = keras.layers.Dense(units, activation="relu")(x)
+            x = keras.layers.Dropout(dropout)(x)
+        return x
+
+
+def _head(problem: str) -> Any:
+    if problem == "regression":
+        return ak.RegressionHead(dropout=0.0, metrics=["mean_absolute_error"], name="target")
+    return ak.ClassificationHead(dropout=0.0, name="target")
+
+
+def _block_spec(params: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in params.items() if k not in ("optimizer", "learning_rate")}
+
+
+def text_embedding_pool(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
+    node = WordTextInput(max_tokens=params["max_tokens"], sequence_length=params["sequence_length"], name="text")
+    out = EmbeddingPoolBlock(spec=_block_spec(params), name="text_block")(node)
+    return node, _head(problem)(out)
+
+
+def image_conv(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
+    node = ak.ImageInput(name="image")
+    out = ConvImageBlock(spec=_block_spec(params), name="image_block")(node)
+    return node, _head(problem)(out)
+
+
+def structured_mlp(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
+    node = ak.StructuredDataInput(column_names=list(columns) or None, name="table")
+    out = MLPBlock(spec=_block_spec(params), name="table_block")(node)
+    return node, _head(problem)(out)
+
+
+CUSTOM_OBJECTS = {
+    "WordTokenizer": WordTokenizer,
+    "WordTextInput": WordTextInput,
+    "EmbeddingPoolBlock": EmbeddingPoolBlock,
+    "ConvImageBlock": ConvImageBlock,
+    "MLPBlock": MLPBlock,
+}

@@ -1,0 +1,371 @@
+"""Run a tracked AutoKeras search.
+
+The AutoKeras tuner is subclassed only to call ``TrialHooks`` from KerasTuner's
+life-cycle hooks (``on_trial_begin``, ``on_trial_end``) and from a per-epoch
+Keras callback; the hooks talk to a ``TrackerWriter`` and never to a concrete
+backend. Everything that can reject user input runs before the tracker is
+touched, so bad input leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from autosearch.config import PipelineConfig
+from autosearch.data import SplitData, load_dataset, split_dataset
+from autosearch.environment import environment
+from autosearch.errors import SearchError
+from autosearch.search.progress import Progress, SilentProgress
+from autosearch.search.spaces import get_space
+from autosearch.tracking import (
+    EpochMetrics,
+    RunInfo,
+    RunStatus,
+    TrackerWriter,
+    TrialKind,
+    TrialRecord,
+    TrialState,
+)
+
+# KerasTuner marks a trial FAILED when it raises FailedTrialError, which it does
+# for configurations it rejects (an oversized model): for us those are INVALID.
+# Any other exception in a trial KerasTuner calls INVALID: for us, FAILED.
+_KT_STATES = {"COMPLETED": TrialState.COMPLETED, "FAILED": TrialState.INVALID, "INVALID": TrialState.FAILED}
+
+
+def new_run_id(now: float | None = None) -> str:
+    """``YYYYMMDD-HHMMSS-xxxx``: sortable by start time, unique by its random tail."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
+
+
+def trial_seed(run_seed: int, keras_trial_id: str) -> int:
+    """A trial's seed, derived from the run seed and its KerasTuner id (stable across processes)."""
+    digest = hashlib.sha256(f"{run_seed}:{keras_trial_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1)
+
+
+def set_global_seed(seed: int) -> None:
+    """Seed Python, NumPy and Keras (and so TensorFlow) at trial start."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def prepare_data(cfg: PipelineConfig) -> SplitData:
+    """Load and split the pipeline's data; raises ``DataError`` on bad input."""
+    ds = load_dataset(cfg)
+    return split_dataset(ds, cfg.split.validation, cfg.split.test, cfg.search.seed)
+
+
+def best_of(values: list[float], direction: str) -> tuple[int, float] | None:
+    """(index, value) of the best finite value, or None."""
+    finite = [(i, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    pick = max if direction == "max" else min
+    return pick(finite, key=lambda iv: iv[1])
+
+
+@dataclass
+class TrialHooks:
+    """Bridges tuner life-cycle events to a tracker and a progress display."""
+
+    tracker: TrackerWriter
+    run_id: str
+    cfg: PipelineConfig
+    progress: Progress
+    started: float = field(default_factory=time.monotonic)
+    current: str | None = None
+    history: dict[str, list[float | None]] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)
+    results: dict[str, float | None] = field(default_factory=dict)
+
+    def full_id(self, trial: Any) -> str:
+        return f"{self.run_id}/{trial.trial_id}"
+
+    def budget_exhausted(self) -> bool:
+        budget = self.cfg.search.time_budget
+        return budget is not None and time.monotonic() - self.started >= budget
+
+    def best_so_far(self) -> float | None:
+        best = best_of(list(self.results.values()), self.cfg.search.direction)
+        return None if best is None else best[1]
+
+    def trial_begin(self, trial: Any) -> None:
+        tid = self.full_id(trial)
+        self.current = tid
+        self.history[tid] = []
+        self.tracker.log_trial(TrialRecord(
+            trial_id=tid, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
+            hyperparameters=dict(trial.hyperparameters.values),
+            seed=trial_seed(self.cfg.search.seed, trial.trial_id), started_at=time.time(),
+        ))
+        self.progress.trial_begin(tid)
+
+    def fit_begin(self, trial: Any, model: Any) -> None:
+        self.params[self.full_id(trial)] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+
+    def epoch_end(self, trial: Any, epoch: int, total_epochs: int, logs: Mapping[str, Any]) -> bool:
+        """Record one epoch; returns True when the time budget says stop training."""
+        tid = self.full_id(trial)
+        metrics = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
+        self.tracker.log_epoch(tid, EpochMetrics(epoch, metrics, time.time()))
+        self.history[tid].append(metrics.get(self.cfg.search.objective))
+        self.progress.epoch_end(epoch, total_epochs, metrics)
+        return self.budget_exhausted()
+
+    def trial_end(self, trial: Any, first_epoch: int = 0) -> None:
+        tid = self.full_id(trial)
+        state = _KT_STATES.get(str(getattr(trial.status, "value", trial.status)), TrialState.FAILED)
+        best = best_of(self.history.get(tid, []), self.cfg.search.direction)
+        error = None
+        if state is not TrialState.COMPLETED:
+            error = (trial.message or "").strip().splitlines()[-1:] or ["unknown error"]
+            error = error[0]
+        elif best is None:
+            state, error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
+        objective = best[1] if best and state is TrialState.COMPLETED else None
+        best_epoch = first_epoch + best[0] if best and state is TrialState.COMPLETED else None
+        self.tracker.finish_trial(
+            tid, state, ended_at=time.time(), objective=objective, best_epoch=best_epoch,
+            trainable_params=self.params.get(tid), error=error,
+            extra={"keras_tuner_status": str(getattr(trial.status, "value", trial.status))},
+        )
+        self.results[tid] = objective
+        self.current = None
+        self.progress.trial_end(tid, state.value, objective, self.best_so_far())
+
+    def interrupt_current(self) -> None:
+        if self.current is not None:
+            self.tracker.finish_trial(self.current, TrialState.INTERRUPTED, ended_at=time.time(),
+                                      error="interrupted (KeyboardInterrupt)")
+            self.current = None
+
+
+def _tracked_tuner(base: type, hooks: TrialHooks) -> type:
+    """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``."""
+    import keras
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def __init__(self, trial: Any, total_epochs: int):
+            super().__init__()
+            self.trial, self.total_epochs = trial, total_epochs
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            hooks.fit_begin(self.trial, self.model)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if hooks.epoch_end(self.trial, epoch, self.total_epochs, logs or {}):
+                self.model.stop_training = True
+
+    class Tracked(base):  # type: ignore[misc, valid-type]
+        def pre_create_trial(self) -> None:
+            super().pre_create_trial()
+            if hooks.budget_exhausted() and self.oracle.trials:
+                self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops here
+
+        def on_trial_begin(self, trial: Any) -> None:
+            super().on_trial_begin(trial)
+            hooks.trial_begin(trial)
+
+        def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+            set_global_seed(trial_seed(hooks.cfg.search.seed, trial.trial_id))
+            epochs = kwargs.get("epochs", hooks.cfg.search.epochs)
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), EpochRecorder(trial, epochs)]
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+
+        def on_trial_end(self, trial: Any) -> None:
+            super().on_trial_end(trial)  # scores the trial in the oracle
+            hooks.trial_end(trial, int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
+
+    Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
+    return Tracked
+
+
+def _tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
+    import keras_tuner
+
+    from autosearch.search.blocks import tune
+
+    space = cfg.space
+    hps = keras_tuner.HyperParameters()
+    # AutoKeras' graph asks for these two; registering them first makes ours win.
+    tune(hps, "optimizer", space["optimizer"])
+    tune(hps, "learning_rate", space["learning_rate"])
+    kwargs: dict[str, Any] = {"hyperparameters": hps, "tune_new_entries": True, "allow_new_entries": True}
+    if cfg.search.tuner == "hyperband":
+        # AutoKeras leaves max_epochs at 1000; tie it to the pipeline's epochs and
+        # let max_trials, not the bracket count, end the search.
+        kwargs.update(max_epochs=cfg.search.epochs, factor=3, hyperband_iterations=cfg.search.max_trials)
+    return kwargs
+
+
+def _model_inputs(cfg: PipelineConfig, split: SplitData, part: str) -> Any:
+    x = split.x(part)
+    if isinstance(x, pd.DataFrame):
+        numeric = all(pd.api.types.is_numeric_dtype(t) for t in x.dtypes)
+        return x.to_numpy(dtype="float32" if numeric else object)
+    return x
+
+
+def _model_targets(split: SplitData, part: str) -> np.ndarray:
+    y = split.y(part)
+    names = split.dataset.class_names
+    return np.array(names, dtype=str)[y] if names is not None else y.astype("float32")
+
+
+def class_probabilities(pipeline: Any, raw: np.ndarray, class_names: tuple[str, ...]) -> np.ndarray:
+    """Model outputs as an (n, classes) array in ``class_names`` order.
+
+    AutoKeras orders its encoder's labels its own way and gives a binary head
+    one sigmoid column; this maps both back to the data set's class order.
+    """
+    encoder = next(p for p in reversed(pipeline.outputs[0]) if hasattr(p, "labels"))
+    labels = list(encoder.labels)
+    raw = np.asarray(raw, dtype="float64").reshape(len(raw), -1)
+    probs = np.hstack([1.0 - raw, raw]) if raw.shape[1] == 1 else raw
+    order = [labels.index(name) for name in class_names]
+    return probs[:, order]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    run_id: str
+    run_dir: Path
+    tracker_uri: str
+    best_trial_id: str | None
+    objective: str
+    direction: str
+    best_objective: float | None
+    scores: Mapping[str, Any]  # metric, validation, test of the best model
+    baseline: Mapping[str, Any]
+    tensorboard_dir: Path
+    duration: float
+    n_trials: int
+
+
+def _write_predictions(path: Path, split: SplitData, part: str, pred: np.ndarray, probs: np.ndarray | None) -> None:
+    ds = split.dataset
+    y = split.y(part)
+    if ds.class_names is not None:
+        names = np.array(ds.class_names, dtype=object)
+        frame = pd.DataFrame({"row": split.indices[part], "y_true": names[y], "y_pred": names[pred]})
+        for i, name in enumerate(ds.class_names):
+            frame[f"p_{name}"] = probs[:, i]
+    else:
+        frame = pd.DataFrame({"row": split.indices[part], "y_true": y, "y_pred": pred})
+    tmp = path.with_suffix(".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _evaluate_best(auto_model: Any, cfg: PipelineConfig, split: SplitData, run_dir: Path) -> dict[str, Any]:
+    """Score the best trial's model on validation and test; store its predictions."""
+    tuner = auto_model.tuner
+    pipeline = tuner.get_best_pipeline()
+    model = tuner.get_best_model()
+    out: dict[str, Any] = {"metric": "accuracy" if cfg.problem == "classification" else "mean_absolute_error"}
+    pred_dir = run_dir / "predictions"
+    pred_dir.mkdir(exist_ok=True)
+    for part in ("validation", "test"):
+        x = pipeline.transform_x(_model_inputs(cfg, split, part))
+        raw = model.predict(x, verbose=0, batch_size=256)
+        y = split.y(part)
+        if cfg.problem == "classification":
+            probs = class_probabilities(pipeline, raw, split.dataset.class_names)
+            pred = probs.argmax(axis=1)
+            out[part] = float(np.mean(pred == y))
+        else:
+            probs, pred = None, np.asarray(raw, dtype="float64").reshape(-1)
+            out[part] = float(np.mean(np.abs(pred - y)))
+        _write_predictions(pred_dir / f"{part}.csv", split, part, pred, probs)
+    return out
+
+
+def run_search(
+    cfg: PipelineConfig,
+    tracker: TrackerWriter,
+    home: Path,
+    progress: Progress | None = None,
+    split: SplitData | None = None,
+) -> SearchResult:
+    """Search ``cfg``'s space on its data, recording every trial in ``tracker``."""
+    split = split or prepare_data(cfg)  # rejects bad input before anything is written
+    progress = progress or SilentProgress()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import autokeras as ak
+    import keras
+    import keras_tuner
+
+    run_id = new_run_id()
+    run_dir = home / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    t0 = time.monotonic()
+    data_summary = split.summary()
+    tracker.start_run(RunInfo(
+        run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
+        started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=data_summary,
+        environment=environment(), summary={"run_dir": str(run_dir)},
+    ))
+    hooks = TrialHooks(tracker, run_id, cfg, progress)
+    status, best_trial_id, summary = RunStatus.FAILED, None, {}
+    try:
+        set_global_seed(cfg.search.seed)
+        node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
+        tuner_cls = _tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
+        objective = keras_tuner.Objective(cfg.search.objective, cfg.search.direction)
+        auto_model = ak.AutoModel(
+            inputs=node, outputs=head, project_name="autokeras", directory=str(run_dir),
+            max_trials=cfg.search.max_trials, objective=objective, tuner=tuner_cls, overwrite=True,
+            seed=cfg.search.seed, **_tuner_kwargs(cfg),
+        )
+        patience = cfg.search.patience or cfg.search.epochs
+        callbacks = [
+            # Our own EarlyStopping keeps AutoKeras from retraining the best model
+            # after the search (its final_fit), so the best model is the best trial.
+            keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
+                                          patience=patience),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")),
+        ]
+        progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
+        auto_model.fit(
+            _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
+            validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
+            epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
+        )
+        best = best_of(list(hooks.results.values()), cfg.search.direction)
+        if best is None:
+            raise SearchError(f"run {run_id}: no trial completed; see the errors with 'autosearch leaderboard {run_id}'.")
+        best_trial_id = list(hooks.results)[best[0]]
+        scores = _evaluate_best(auto_model, cfg, split, run_dir)
+        summary = {"best_objective": best[1], "scores": scores,
+                   "model_path": str(Path(auto_model.tuner.best_model_path)),
+                   "pipeline_path": str(Path(auto_model.tuner.best_pipeline_path))}
+        status = RunStatus.COMPLETED
+    except KeyboardInterrupt:
+        hooks.interrupt_current()
+        status = RunStatus.INTERRUPTED
+        raise
+    except BaseException as exc:
+        hooks.interrupt_current()
+        summary = {"error": f"{type(exc).__name__}: {exc}"}
+        raise
+    finally:
+        summary["duration"] = time.monotonic() - t0
+        tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
+    return SearchResult(
+        run_id=run_id, run_dir=run_dir, tracker_uri=tracker.uri, best_trial_id=best_trial_id,
+        objective=cfg.search.objective, direction=cfg.search.direction, best_objective=summary["best_objective"],
+        scores=summary["scores"], baseline=data_summary["baseline"], tensorboard_dir=run_dir / "tensorboard",
+        duration=summary["duration"], n_trials=len(hooks.results),
+    )

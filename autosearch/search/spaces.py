@@ -1,0 +1,127 @@
+"""Registered search spaces.
+
+A pipeline file names a space and sets its values in ``[space]``. A space has
+*settings* (fixed scalars that shape preprocessing, e.g. vocabulary size) and
+*hyperparameters*: a scalar fixes one, a list makes it a choice the tuner
+searches. Every space also owns the compile-time ``optimizer`` and
+``learning_rate`` that AutoKeras would otherwise search itself.
+
+This module is light (no TensorFlow) so that pipelines validate instantly;
+the builders import AutoKeras when a search actually runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from autosearch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from autosearch.config import PipelineConfig
+
+OPTIMIZERS = ("adam", "sgd", "adam_weight_decay")
+_COMPILE = {"optimizer": "adam", "learning_rate": [0.001]}
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    name: str
+    kinds: tuple[str, ...]
+    settings: Mapping[str, Any]
+    hyperparameters: Mapping[str, Any]
+    builder: str  # "module:function" in autosearch.search.blocks, imported on use
+    doc: str
+
+    def build(self, params: Mapping[str, Any], problem: str, columns: tuple[str, ...] = ()) -> tuple[Any, Any]:
+        """(input node, output node) of the AutoKeras graph for these values."""
+        import importlib
+
+        module, _, func = self.builder.partition(":")
+        return getattr(importlib.import_module(module), func)(params, problem, columns)
+
+
+SPACES: dict[str, SpaceSpec] = {}
+
+
+def register_space(spec: SpaceSpec) -> SpaceSpec:
+    SPACES[spec.name] = spec
+    return spec
+
+
+register_space(SpaceSpec(
+    name="text_embedding_pool",
+    kinds=("text",),
+    settings={"max_tokens": 20000, "sequence_length": 64},
+    hyperparameters={"embedding_dim": [64, 128], "dropout": [0.0, 0.3], "dense_units": [0, 64],
+                     **_COMPILE},
+    builder="autosearch.search.blocks:text_embedding_pool",
+    doc="lower-cased word tokenizer -> embedding -> masked global average pooling -> dense",
+))
+register_space(SpaceSpec(
+    name="image_conv",
+    kinds=("image",),
+    settings={},
+    hyperparameters={"conv_blocks": [1, 2], "filters": [32, 64], "dropout": [0.0, 0.25],
+                     "dense_units": [64, 128], **_COMPILE},
+    builder="autosearch.search.blocks:image_conv",
+    doc="normalization -> conv blocks (3x3 conv, relu, max pooling) -> dense",
+))
+register_space(SpaceSpec(
+    name="structured_mlp",
+    kinds=("structured",),
+    settings={},
+    hyperparameters={"layers": [1, 2], "units": [32, 64], "dropout": [0.0, 0.25], **_COMPILE},
+    builder="autosearch.search.blocks:structured_mlp",
+    doc="categorical encoding -> normalization -> dense layers",
+))
+
+
+def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) -> Any:
+    values = value if isinstance(value, list) else [value]
+    if not tunable and isinstance(value, list):
+        raise ConfigError(f"{src}: space.{key} is a fixed setting; give one value, not a list.")
+    if not values:
+        raise ConfigError(f"{src}: space.{key} is an empty list; give at least one value.")
+    sample = default[0] if isinstance(default, list) else default
+    for v in values:
+        ok = isinstance(v, str) if isinstance(sample, str) else (
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+            and (isinstance(sample, float) or float(v).is_integer())
+        )
+        if not ok or (not isinstance(v, str) and v < 0):
+            raise ConfigError(
+                f"{src}: space.{key} = {value!r} is not allowed; give "
+                f"{'a name' if isinstance(sample, str) else 'non-negative numbers'} like {default!r}."
+            )
+    if key == "optimizer" and any(v not in OPTIMIZERS for v in values):
+        raise ConfigError(f"{src}: space.optimizer = {value!r} is not allowed; use {', '.join(OPTIMIZERS)}.")
+    cast = (lambda v: v) if isinstance(sample, str) else (float if isinstance(sample, float) else int)
+    out = [cast(v) for v in values]
+    return out if isinstance(value, list) else out[0]
+
+
+def validate_space(cfg: "PipelineConfig") -> dict[str, Any]:
+    """The space's values with defaults filled in, checked against its declaration."""
+    spec = SPACES.get(cfg.search.space)
+    src = cfg.source
+    if spec is None:
+        raise ConfigError(
+            f"{src}: search.space = '{cfg.search.space}' is unknown; use one of {', '.join(sorted(SPACES))}."
+        )
+    if cfg.kind not in spec.kinds:
+        fits = [n for n, s in SPACES.items() if cfg.kind in s.kinds]
+        raise ConfigError(f"{src}: space '{spec.name}' is for {'/'.join(spec.kinds)} data; use {', '.join(fits)}.")
+    allowed = {**spec.settings, **spec.hyperparameters}
+    for key in cfg.space:
+        if key not in allowed:
+            raise ConfigError(f"{src}: unknown key 'space.{key}'; allowed keys in [space]: {', '.join(allowed)}.")
+    return {
+        key: _check_value(src, key, cfg.space.get(key, default), default, key in spec.hyperparameters)
+        for key, default in allowed.items()
+    }
+
+
+def get_space(name: str) -> SpaceSpec:
+    return SPACES[name]
+

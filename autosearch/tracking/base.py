@@ -1,0 +1,110 @@
+"""The tracker contract.
+
+Writing and reading are two interfaces so that a write-only backend (ClearML)
+and a composite that fans writes out to several backends fit the same seams:
+the search only needs a ``TrackerWriter``; leaderboards, reports and reproduce
+need a ``Tracker``. Every backend passes ``tests/tracking/test_tracker_contract.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Mapping
+
+from autosearch.tracking.records import (
+    EpochMetrics,
+    RunInfo,
+    RunStatus,
+    TrialRecord,
+    TrialState,
+)
+
+
+class TrackerWriter(ABC):
+    """Where a search reports runs, trials and epochs.
+
+    Each call is atomic: a crash between two calls leaves a RUNNING trial or
+    run, never half a record.
+    """
+
+    uri: str
+
+    @abstractmethod
+    def start_run(self, run: RunInfo) -> None:
+        """Record a new run. Raises ``TrackerError`` if its id already exists."""
+
+    @abstractmethod
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        ended_at: float,
+        best_trial_id: str | None = None,
+        summary: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Close a run. Raises ``UnknownRunError`` for an unknown id."""
+
+    @abstractmethod
+    def log_trial(self, trial: TrialRecord) -> None:
+        """Record a new trial of an existing run (usually RUNNING).
+
+        Raises ``UnknownRunError`` if its run is unknown and ``TrackerError`` if
+        the trial id already exists.
+        """
+
+    @abstractmethod
+    def log_epoch(self, trial_id: str, epoch: EpochMetrics) -> None:
+        """Append one epoch's metrics to a RUNNING trial.
+
+        Raises ``UnknownTrialError`` for an unknown id and ``TrialFinishedError``
+        once the trial is finished.
+        """
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        trial_id: str,
+        state: TrialState,
+        *,
+        ended_at: float,
+        objective: float | None = None,
+        best_epoch: int | None = None,
+        trainable_params: int | None = None,
+        error: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Move a RUNNING trial to a finished ``state``.
+
+        Raises ``UnknownTrialError`` for an unknown id, ``TrialFinishedError``
+        if it is already finished, and ``ValueError`` if ``state`` is RUNNING.
+        """
+
+    def close(self) -> None:
+        """Release connections; the default holds none."""
+
+
+class Tracker(TrackerWriter):
+    """A tracker that can also be read back."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunInfo:
+        """Return a run. Raises ``UnknownRunError`` for an unknown id."""
+
+    @abstractmethod
+    def list_runs(self) -> list[RunInfo]:
+        """All runs, newest first."""
+
+    @abstractmethod
+    def get_trial(self, trial_id: str, *, with_epochs: bool = True) -> TrialRecord:
+        """Return a trial, with its epochs unless told not to.
+
+        Raises ``UnknownTrialError`` for an unknown id.
+        """
+
+    @abstractmethod
+    def list_trials(self, run_id: str, *, with_epochs: bool = False) -> list[TrialRecord]:
+        """The trials of a run in the order they started.
+
+        Raises ``UnknownRunError`` for an unknown run id.
+        """

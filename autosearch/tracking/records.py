@@ -1,0 +1,141 @@
+"""Value objects that trackers, views and reproduce exchange.
+
+They are frozen: a record read from a tracker is a snapshot, and changes go
+through the tracker's write methods so that every backend sees them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class TrialState(str, enum.Enum):
+    """Life cycle of a trial. Only RUNNING trials can be written to."""
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INVALID = "INVALID"
+    INTERRUPTED = "INTERRUPTED"
+
+    def is_finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+class TrialKind(str, enum.Enum):
+    """Why a trial exists: found by the search, a reference model, or a re-run."""
+
+    SEARCH = "search"
+    BASELINE = "baseline"
+    REPRODUCTION = "reproduction"
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+
+
+def _require(cls_name: str, data: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(f"{cls_name}.from_dict: missing keys {missing}")
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """The metrics Keras reported at the end of one epoch (0-based)."""
+
+    epoch: int
+    metrics: Mapping[str, float]
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "metrics": dict(self.metrics), "timestamp": self.timestamp}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EpochMetrics":
+        _require(cls.__name__, data, ("epoch", "metrics", "timestamp"))
+        return cls(int(data["epoch"]), dict(data["metrics"]), float(data["timestamp"]))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One search run: what was searched, on which data, on which machine."""
+
+    run_id: str
+    pipeline: str
+    task: str
+    dataset: str
+    seed: int
+    started_at: float
+    config: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)  # fingerprint, counts, baselines
+    environment: Mapping[str, Any] = field(default_factory=dict)  # versions, git, host
+    status: RunStatus = RunStatus.RUNNING
+    ended_at: float | None = None
+    best_trial_id: str | None = None
+    summary: Mapping[str, Any] = field(default_factory=dict)  # test score, paths
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.data.get("fingerprint")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunInfo":
+        _require(cls.__name__, data, ("run_id", "pipeline", "task", "dataset", "seed", "started_at"))
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in fields}
+        kwargs["status"] = RunStatus(kwargs.get("status", "RUNNING"))
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the tracker holds it; ``epochs`` is filled on read."""
+
+    trial_id: str
+    run_id: str
+    kind: TrialKind
+    state: TrialState
+    hyperparameters: Mapping[str, Any]
+    seed: int | None
+    started_at: float
+    ended_at: float | None = None
+    objective: float | None = None
+    best_epoch: int | None = None
+    trainable_params: int | None = None
+    error: str | None = None
+    reproduces: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    epochs: tuple[EpochMetrics, ...] = ()
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["kind"] = self.kind.value
+        out["state"] = self.state.value
+        out["epochs"] = [e.to_dict() for e in self.epochs]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrialRecord":
+        _require(cls.__name__, data, ("trial_id", "run_id", "kind", "state", "hyperparameters", "seed", "started_at"))
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in fields}
+        kwargs["kind"] = TrialKind(kwargs["kind"])
+        kwargs["state"] = TrialState(kwargs["state"])
+        kwargs["epochs"] = tuple(EpochMetrics.from_dict(e) for e in kwargs.get("epochs", ()))
+        return cls(**kwargs)

@@ -1,0 +1,55 @@
+"""Choose a tracker backend from a URI.
+
+The URI comes from the argument, then ``AUTOSEARCH_TRACKING_URI``, then the
+default ``sqlite:///<home>/tracker.db``. Backends are imported inside their
+builders so that a command pays only for the backend it uses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from autosearch.errors import TrackerError
+from autosearch.tracking.base import Tracker
+
+
+def autosearch_home() -> Path:
+    """Where the tracker database and run directories live (``AUTOSEARCH_HOME``)."""
+    return Path(os.environ.get("AUTOSEARCH_HOME") or "artifacts")
+
+
+def default_uri() -> str:
+    return f"sqlite:///{autosearch_home() / 'tracker.db'}"
+
+
+def _sqlite(rest: str) -> Tracker:
+    from autosearch.tracking.sqlite import SQLiteTracker
+
+    # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
+    path = rest[1:] if rest.startswith("/") else rest
+    if not path:
+        raise TrackerError("tracker URI 'sqlite:///' names no file; use sqlite:///path/to/tracker.db.")
+    return SQLiteTracker(path)
+
+
+_BUILDERS: dict[str, Callable[[str], Tracker]] = {"sqlite": _sqlite}
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    return uri or os.environ.get("AUTOSEARCH_TRACKING_URI") or default_uri()
+
+
+def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:
+    """Return a tracker for ``uri``, an existing tracker, or the configured default."""
+    if isinstance(uri, Tracker):
+        return uri
+    uri = resolve_uri(uri)
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in _BUILDERS:
+        valid = ", ".join(f"{s}://" for s in sorted(_BUILDERS))
+        raise TrackerError(
+            f"unknown tracker URI '{uri}'; valid schemes: {valid} (e.g. {default_uri()})."
+        )
+    return _BUILDERS[scheme](rest)

@@ -1,0 +1,1 @@
+"""Views: read-only renderings of tracked runs and trials (no TensorFlow)."""

@@ -1,0 +1,93 @@
+"""Pipeline files: what loads, what is rejected and how overrides apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autosearch.config import TASKS, load_pipeline, parse_duration
+from autosearch.errors import ConfigError
+
+from conftest import PIPELINES
+
+
+@pytest.mark.parametrize("path", sorted(PIPELINES.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_pipeline_is_valid(path: Path) -> None:
+    cfg = load_pipeline(path)
+    assert cfg.task in TASKS
+    assert cfg.search.max_trials >= 1 and cfg.search.epochs >= 1
+
+
+def test_one_pipeline_per_task_is_shipped() -> None:
+    tasks = {load_pipeline(p).task for p in PIPELINES.glob("*.toml")}
+    assert tasks == set(TASKS)
+
+
+def test_pipeline_can_be_named_without_path_or_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(PIPELINES.parent)
+    assert load_pipeline("image").task == "image_classification"
+
+
+def test_overrides_replace_file_values() -> None:
+    cfg = load_pipeline(PIPELINES / "text.toml", {"search.max_trials": 5, "search.time_budget": "10m",
+                                                  "data.dataset": "my.csv", "search.tuner": None})
+    assert (cfg.search.max_trials, cfg.search.time_budget, cfg.data.dataset) == (5, 600.0, "my.csv")
+    assert cfg.search.tuner == "greedy"  # None means: keep the file's value
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "p.toml"
+    path.write_text(PIPELINES.joinpath("text.toml").read_text() + text)
+    return path
+
+
+def test_unknown_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(PIPELINES.joinpath("text.toml").read_text().replace("max_trials", "max_trial"))
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(path)
+    msg = str(info.value)
+    assert str(path) in msg and "search.max_trial" in msg and "max_trials" in msg
+
+
+@pytest.mark.parametrize("override, words", [
+    ({"search.tuner": "grid"}, ["search.tuner", "greedy, bayesian, hyperband, random"]),
+    ({"search.direction": "up"}, ["search.direction", "max or min"]),
+    ({"search.epochs": 0}, ["search.epochs", "at least 1"]),
+    ({"search.max_trials": "many"}, ["search.max_trials", "not a valid int"]),
+    ({"search.time_budget": "soon"}, ["time_budget", "10m"]),
+    ({"search.space": "transformer"}, ["search.space", "text_embedding_pool"]),
+    ({"split.test": 0.95}, ["split.test", "training"]),
+    ({"task": "video_classification"}, ["task", "text_classification"]),
+    ({"space.dropout": ["high"]}, ["space.dropout"]),
+    ({"space.max_tokens": [100, 200]}, ["space.max_tokens", "fixed setting"]),
+    ({"space.optimizer": "adagrad"}, ["space.optimizer", "adam"]),
+    ({"space.depth": 3}, ["space.depth", "embedding_dim"]),
+])
+def test_bad_values_name_the_key_and_what_is_allowed(override: dict, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(PIPELINES / "text.toml", override)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_space_of_the_wrong_kind_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="image_conv"):
+        load_pipeline(PIPELINES / "text.toml", {"search.space": "image_conv"})
+
+
+def test_space_defaults_fill_in_and_lists_stay_choices() -> None:
+    cfg = load_pipeline(PIPELINES / "text.toml", {"space.dropout": [0, 0.5]})
+    assert cfg.space["dropout"] == [0.0, 0.5]
+    assert cfg.space["optimizer"] == "adam"
+
+
+def test_missing_pipeline_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match="known pipelines: .*structured"):
+        load_pipeline(PIPELINES / "nope.toml")
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("45", 45), (None, None)])
+def test_durations(text: str, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds

@@ -1,0 +1,158 @@
+"""Data sets, splits and fingerprints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autosearch.config import load_pipeline
+from autosearch.data import fingerprint, load_dataset, split_dataset
+from autosearch.errors import DataError
+
+from conftest import PIPELINES, ROOT
+
+
+def cfg(task: str, **overrides):
+    return load_pipeline(PIPELINES / f"{task}.toml", overrides)
+
+
+def test_embedded_text_is_the_rotten_tomatoes_fresh_rotten_corpus() -> None:
+    ds = load_dataset(cfg("text"))
+    assert len(ds) == 12808
+    assert ds.class_names == ("fresh", "rotten")
+    assert ds.x.dtype.kind == "U"  # AutoKeras' TextInput rejects object arrays
+    assert np.bincount(ds.y).tolist() == [7403, 5405]
+
+
+@pytest.mark.parametrize("task, rows, classes", [
+    ("image", 1797, 10), ("structured", 569, 2), ("structured_regression", 442, None)])
+def test_embedded_sklearn_sets(task: str, rows: int, classes: int | None) -> None:
+    ds = load_dataset(cfg(task))
+    assert len(ds) == rows
+    assert (len(ds.class_names) if ds.class_names else None) == classes
+
+
+def test_split_is_disjoint_stratified_and_sized() -> None:
+    ds = load_dataset(cfg("text"))
+    split = split_dataset(ds, 0.1, 0.2, seed=0)
+    parts = [set(split.indices[p]) for p in ("train", "validation", "test")]
+    assert sum(map(len, parts)) == len(ds) and not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert len(split.indices["test"]) == round(0.2 * len(ds))
+    rates = [np.mean(split.y(p)) for p in ("train", "validation", "test")]
+    assert max(rates) - min(rates) < 0.01
+
+
+def test_majority_baseline_is_recorded_for_validation_and_test() -> None:
+    split = split_dataset(load_dataset(cfg("text")), 0.1, 0.2, seed=0)
+    base = split.summary()["baseline"]
+    assert base["prediction"] == "fresh"
+    assert base["test"] == pytest.approx(7403 / 12808, abs=0.005)
+
+
+def test_fingerprint_is_equal_across_processes() -> None:
+    code = ("from autosearch.config import load_pipeline; from autosearch.search.runner import prepare_data;"
+            "print(prepare_data(load_pipeline('pipelines/structured.toml')).fingerprint)")
+    here = split_dataset(load_dataset(cfg("structured")), 0.1, 0.2, seed=0).fingerprint
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == here
+
+
+def test_fingerprint_changes_when_one_value_changes_or_the_split_changes() -> None:
+    ds = load_dataset(cfg("structured"))
+    split = split_dataset(ds, 0.1, 0.2, seed=0)
+    changed_x = ds.x.copy()
+    changed_x.iloc[5, 3] += 1e-3
+    from dataclasses import replace
+    assert fingerprint(replace(ds, x=changed_x), split.indices) != split.fingerprint
+    assert split_dataset(ds, 0.1, 0.2, seed=1).fingerprint != split.fingerprint
+    texts = load_dataset(cfg("text", **{"data.max_rows": 200}))
+    tsplit = split_dataset(texts, 0.1, 0.2, seed=0)
+    edited = texts.x.copy()
+    edited[0] = edited[0] + "!"
+    assert fingerprint(replace(texts, x=edited), tsplit.indices) != tsplit.fingerprint
+
+
+def test_max_rows_takes_a_seeded_sample() -> None:
+    a = load_dataset(cfg("text", **{"data.max_rows": 300}))
+    b = load_dataset(cfg("text", **{"data.max_rows": 300}))
+    assert len(a) == 300 and (a.x == b.x).all()
+
+
+# -- user data -------------------------------------------------------------------
+
+def write_csv(tmp_path: Path, frame: pd.DataFrame) -> Path:
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def reviews(n: int = 60) -> pd.DataFrame:
+    return pd.DataFrame({"review": [f"review number {i} {'good' if i % 2 else 'bad'}" for i in range(n)],
+                         "label": ["pos" if i % 2 else "neg" for i in range(n)]})
+
+
+def test_text_csv_with_named_columns(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, reviews())
+    ds = load_dataset(cfg("text", **{"data.dataset": str(path), "data.text_column": "review"}))
+    assert ds.class_names == ("neg", "pos") and len(ds) == 60
+    assert ds.source["sha256"] and ds.source["text_column"] == "review"
+
+
+@pytest.mark.parametrize("frame, overrides, words", [
+    (reviews(), {}, ["no text column", "--text-column"]),
+    (reviews(), {"data.text_column": "body"}, ["no column 'body'", "review, label"]),
+    (reviews().assign(label="pos"), {"data.text_column": "review"}, ["single class 'pos'"]),
+    (reviews(12), {"data.text_column": "review"}, ["too few rows (12)"]),
+    (reviews().assign(review=lambda f: f.review.where(f.index != 3, "  ")), {"data.text_column": "review"},
+     ["1 empty texts", "rows [4]"]),
+])
+def test_bad_text_data_says_what_and_how_to_fix(tmp_path: Path, frame, overrides, words) -> None:
+    path = write_csv(tmp_path, frame)
+    with pytest.raises(DataError) as info:
+        load_dataset_and_split(cfg("text", **{"data.dataset": str(path), **overrides}))
+    for word in words:
+        assert word in str(info.value)
+
+
+def load_dataset_and_split(c):
+    ds = load_dataset(c)
+    return split_dataset(ds, c.split.validation, c.split.test, c.search.seed)
+
+
+def test_non_numeric_regression_target_is_rejected(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": range(50), "label": ["1.5"] * 49 + ["high"]})
+    path = write_csv(tmp_path, frame)
+    with pytest.raises(DataError, match=r"non-numeric .*'high'"):
+        load_dataset(cfg("structured_regression", **{"data.dataset": str(path)}))
+
+
+def test_structured_csv_uses_all_other_columns_as_features(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50) % 3, "y": np.arange(50) * 2.0})
+    path = write_csv(tmp_path, frame)
+    ds = load_dataset(cfg("structured_regression", **{"data.dataset": str(path), "data.label_column": "y"}))
+    assert ds.columns == ("a", "b") and ds.problem == "regression"
+
+
+def test_missing_file_and_wrong_kind_of_embedded_set() -> None:
+    with pytest.raises(DataError, match="not found.*rotten_tomatoes"):
+        load_dataset(cfg("text", **{"data.dataset": "missing.csv"}))
+    with pytest.raises(DataError, match="needs text data"):
+        load_dataset(cfg("text", **{"data.dataset": "digits"}))
+
+
+def test_image_folder_with_one_sub_folder_per_class(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            pixels = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
+    ds = load_dataset(cfg("image", **{"data.dataset": str(tmp_path), "data.image_size": [16, 12]}))
+    assert ds.x.shape == (6, 16, 12, 3) and ds.class_names == ("cat", "dog")
