@@ -56,6 +56,7 @@ class SearchConfig:
     batch_size: int = 32
     patience: int = 3
     seed: int = 0
+    max_model_size: int | None = None  # parameters; larger models are INVALID trials
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import math
 import os
 import secrets
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -89,6 +90,7 @@ class TrialHooks:
     history: dict[str, list[float | None]] = field(default_factory=dict)
     params: dict[str, int] = field(default_factory=dict)
     results: dict[str, float | None] = field(default_factory=dict)
+    errors: dict[str, str | None] = field(default_factory=dict)
 
     def full_id(self, trial: Any) -> str:
         return f"{self.run_id}/{trial.trial_id}"
@@ -142,6 +144,7 @@ class TrialHooks:
             extra={"keras_tuner_status": str(getattr(trial.status, "value", trial.status))},
         )
         self.results[tid] = objective
+        self.errors[tid] = error
         self.current = None
         self.progress.trial_end(tid, state.value, objective, self.best_so_far())
 
@@ -303,6 +306,10 @@ def run_search(
     split = split or prepare_data(cfg)  # rejects bad input before anything is written
     progress = progress or SilentProgress()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Known-harmless Keras warnings: AutoKeras feeds a bare tensor to a one-input
+    # model, and reloading a checkpoint skips the optimizer state it never needs.
+    warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
     import autokeras as ak
     import keras
     import keras_tuner
@@ -327,7 +334,7 @@ def run_search(
         auto_model = ak.AutoModel(
             inputs=node, outputs=head, project_name="autokeras", directory=str(run_dir),
             max_trials=cfg.search.max_trials, objective=objective, tuner=tuner_cls, overwrite=True,
-            seed=cfg.search.seed, **_tuner_kwargs(cfg),
+            seed=cfg.search.seed, max_model_size=cfg.search.max_model_size, **_tuner_kwargs(cfg),
         )
         patience = cfg.search.patience or cfg.search.epochs
         callbacks = [
@@ -338,14 +345,24 @@ def run_search(
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")),
         ]
         progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
-        auto_model.fit(
-            _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
-            validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
-            epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
-        )
+        try:
+            auto_model.fit(
+                _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
+                validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
+                epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
+            )
+        except Exception as exc:
+            # With no completed trial, AutoKeras fails looking for the best one
+            # (or KerasTuner gives up after consecutive failures): say why instead.
+            if best_of(list(hooks.results.values()), cfg.search.direction) is None:
+                errors = "; ".join(sorted(set(filter(None, hooks.errors.values()))))
+                raise SearchError(
+                    f"run {run_id}: no trial completed ({errors or f'{type(exc).__name__}: {exc}'})."
+                ) from exc
+            raise
         best = best_of(list(hooks.results.values()), cfg.search.direction)
         if best is None:
-            raise SearchError(f"run {run_id}: no trial completed; see the errors with 'autosearch leaderboard {run_id}'.")
+            raise SearchError(f"run {run_id}: no trial completed.")
         best_trial_id = list(hooks.results)[best[0]]
         scores = _evaluate_best(auto_model, cfg, split, run_dir)
         summary = {"best_objective": best[1], "scores": scores,

@@ -1,0 +1,98 @@
+"""Real (tiny) AutoKeras searches, recorded in a real SQLite tracker."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from autosearch.config import TUNERS, load_pipeline
+from autosearch.search.runner import prepare_data, run_search, trial_seed
+from autosearch.tracking import RunStatus, TrialState
+from autosearch.tracking.sqlite import SQLiteTracker
+
+from conftest import PIPELINES
+
+pytestmark = pytest.mark.search
+TINY = {"data.max_rows": 300, "search.max_trials": 2, "search.epochs": 1}
+
+
+def tiny(task: str = "text", **overrides):
+    return load_pipeline(PIPELINES / f"{task}.toml", {**TINY, **overrides})
+
+
+@pytest.mark.parametrize("tuner", TUNERS)
+def test_every_tuner_records_run_trials_and_epochs(tuner: str, home: Path) -> None:
+    cfg = tiny(**{"search.tuner": tuner})
+    tracker = SQLiteTracker(home / "tracker.db")
+    result = run_search(cfg, tracker, home)
+
+    run = tracker.get_run(result.run_id)
+    assert run.status is RunStatus.COMPLETED
+    assert run.fingerprint == prepare_data(cfg).fingerprint
+    assert run.environment["versions"]["autokeras"] == "3.0.0"
+    assert run.environment["versions"]["keras"].startswith("3.12")
+    assert run.environment["versions"]["tensorflow"] and run.environment["machine"]["cpu_count"]
+    assert run.config["search"]["tuner"] == tuner
+    assert run.data["rows"] == {"train": 210, "validation": 30, "test": 60}
+
+    trials = tracker.list_trials(result.run_id, with_epochs=True)
+    assert len(trials) == 2
+    for trial in trials:
+        assert trial.state is TrialState.COMPLETED, trial.error
+        assert trial.trial_id.startswith(result.run_id + "/")
+        assert "text_block/embedding_dim" in trial.hyperparameters
+        assert trial.hyperparameters["optimizer"] == "adam"
+        assert [e.epoch for e in trial.epochs] == [0]
+        assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(trial.epochs[0].metrics)
+        assert trial.objective == trial.epochs[0].metrics["val_accuracy"]
+        assert trial.duration > 0 and trial.trainable_params > 0
+        assert trial.seed == trial_seed(0, trial.trial_id.split("/")[1])
+
+
+def test_saved_best_model_scores_what_its_trial_recorded(home: Path) -> None:
+    tracker = SQLiteTracker(home / "tracker.db")
+    result = run_search(tiny(**{"search.epochs": 2}), tracker, home)
+    run = tracker.get_run(result.run_id)
+    best = tracker.get_trial(run.best_trial_id)
+    assert best.objective == max(t.objective for t in tracker.list_trials(result.run_id))
+    assert run.summary["scores"]["validation"] == pytest.approx(best.objective, abs=1e-6)
+    test_preds = pd.read_csv(result.run_dir / "predictions" / "test.csv")
+    assert len(test_preds) == 60 and {"y_true", "y_pred", "p_fresh", "p_rotten"} <= set(test_preds.columns)
+    assert (test_preds.y_true == test_preds.y_pred).mean() == pytest.approx(run.summary["scores"]["test"])
+    assert list((result.run_dir / "tensorboard").iterdir()), "TensorBoard logs are written per trial"
+
+
+def test_time_budget_stops_the_search(home: Path) -> None:
+    tracker = SQLiteTracker(home / "tracker.db")
+    result = run_search(tiny(**{"search.max_trials": 5, "search.epochs": 3, "search.time_budget": "1s"}),
+                        tracker, home)
+    trials = tracker.list_trials(result.run_id, with_epochs=True)
+    assert len(trials) == 1 and len(trials[0].epochs) == 1
+    assert tracker.get_run(result.run_id).status is RunStatus.COMPLETED
+
+
+def test_a_search_where_no_model_fits_fails_with_the_reason(home: Path) -> None:
+    from autosearch.errors import SearchError
+
+    tracker = SQLiteTracker(home / "tracker.db")
+    with pytest.raises(SearchError, match="no trial completed.*Oversized model"):
+        run_search(tiny(**{"search.max_model_size": 1000}), tracker, home)
+    (run,) = tracker.list_runs()
+    assert run.status is RunStatus.FAILED and "Oversized model" in run.summary["error"]
+    assert all(t.state.is_finished() for t in tracker.list_trials(run.run_id))
+
+
+@pytest.mark.parametrize("task, metric", [
+    ("image", "accuracy"), ("structured", "accuracy"), ("structured_regression", "mean_absolute_error")])
+def test_cli_search_on_each_embedded_task(task: str, metric: str, cli, home: Path) -> None:
+    res = cli("search", "--pipeline", f"pipelines/{task}.toml", "--max-trials", "2", "--epochs", "2",
+              "--max-rows", "300")
+    assert res.code == 0, res.err[-2000:]
+    assert f"test {metric}" in res.out and "baseline" in res.out
+    assert "TensorBoard: tensorboard --logdir" in res.out
+    (run,) = SQLiteTracker(home / "tracker.db").list_runs()
+    assert run.status is RunStatus.COMPLETED and run.task.startswith(task.split("_")[0])
+    assert f"Run {run.run_id}" in res.out
