@@ -12,6 +12,7 @@ SEARCH_ARGS = \
 	$(if $(TIME_BUDGET),--time-budget $(TIME_BUDGET)) \
 	$(if $(TUNER),--tuner $(TUNER)) \
 	$(if $(SEED),--seed $(SEED)) \
+	$(if $(PATIENCE),--patience $(PATIENCE)) \
 	$(if $(DATA),--data $(DATA)) \
 	$(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN)) \
 	$(if $(LABEL_COLUMN),--label-column $(LABEL_COLUMN)) \
@@ -23,7 +24,7 @@ SEARCH_ARGS = \
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
 	@echo "make search TASK=text        run a tracked search (TASK: text, image, structured, structured_regression)"
-	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS TRACKER"
+	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED PATIENCE DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS TRACKER"
 	@echo "make test                    the test suite (tiny real searches included)"
 	@echo "make bench                   long runs and benchmarks (pytest -m slow)"
 

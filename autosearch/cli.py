@@ -18,6 +18,7 @@ SEARCH_OVERRIDES = {
     "tuner": "search.tuner",
     "seed": "search.seed",
     "batch_size": "search.batch_size",
+    "patience": "search.patience",
     "data": "data.dataset",
     "text_column": "data.text_column",
     "label_column": "data.label_column",
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--tuner", help="greedy, bayesian, hyperband or random")
     s.add_argument("--seed", type=int)
     s.add_argument("--batch-size", type=int)
+    s.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     s.add_argument("--data", help="CSV file, image folder, or an embedded data set name")
     s.add_argument("--text-column")
     s.add_argument("--label-column")

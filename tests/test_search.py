@@ -96,3 +96,34 @@ def test_cli_search_on_each_embedded_task(task: str, metric: str, cli, home: Pat
     (run,) = SQLiteTracker(home / "tracker.db").list_runs()
     assert run.status is RunStatus.COMPLETED and run.task.startswith(task.split("_")[0])
     assert f"Run {run.run_id}" in res.out
+
+
+def test_ctrl_c_marks_the_running_trial_and_the_run_interrupted(home: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autosearch", "search", "--max-rows", "300", "--max-trials", "1", "--epochs", "500",
+         "--patience", "0", "--quiet"], cwd=ROOT, env={**os.environ, "AUTOSEARCH_HOME": str(home)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the first epoch is recorded
+        time.sleep(0.5)
+        db = home / "tracker.db"
+        if db.exists() and sqlite3.connect(db).execute("SELECT count(*) FROM epochs").fetchone()[0]:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    tracker = SQLiteTracker(home / "tracker.db")
+    (run,) = tracker.list_runs()
+    assert run.status is RunStatus.INTERRUPTED
+    (trial,) = tracker.list_trials(run.run_id, with_epochs=True)
+    assert trial.state is TrialState.INTERRUPTED and trial.epochs

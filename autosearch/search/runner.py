@@ -13,11 +13,14 @@ import hashlib
 import math
 import os
 import secrets
+import signal
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -91,6 +94,7 @@ class TrialHooks:
     params: dict[str, int] = field(default_factory=dict)
     results: dict[str, float | None] = field(default_factory=dict)
     errors: dict[str, str | None] = field(default_factory=dict)
+    stop_requested: bool = False
 
     def full_id(self, trial: Any) -> str:
         return f"{self.run_id}/{trial.trial_id}"
@@ -167,6 +171,10 @@ def _tracked_tuner(base: type, hooks: TrialHooks) -> type:
         def on_train_begin(self, logs: Any = None) -> None:
             hooks.fit_begin(self.trial, self.model)
 
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if hooks.stop_requested:  # Ctrl-C, raised where Keras lets it through
+                raise KeyboardInterrupt
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if hooks.epoch_end(self.trial, epoch, self.total_epochs, logs or {}):
                 self.model.stop_training = True
@@ -193,6 +201,31 @@ def _tracked_tuner(base: type, hooks: TrialHooks) -> type:
 
     Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
     return Tracked
+
+
+@contextmanager
+def _interruptible(hooks: TrialHooks) -> Iterator[None]:
+    """Turn the first Ctrl-C into a KeyboardInterrupt at the next batch end.
+
+    A SIGINT that lands inside TensorFlow's or KerasTuner's own code can be
+    swallowed (e.g. in a weakref callback) and the search goes on; a flag
+    checked by our callback is reliable. A second Ctrl-C interrupts at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        hooks.stop_requested = True
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hooks.stop_requested:
+        raise KeyboardInterrupt
 
 
 def _tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
@@ -346,11 +379,12 @@ def run_search(
         ]
         progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
         try:
-            auto_model.fit(
-                _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
-                validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
-                epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
-            )
+            with _interruptible(hooks):
+                auto_model.fit(
+                    _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
+                    validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
+                    epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
+                )
         except Exception as exc:
             # With no completed trial, AutoKeras fails looking for the best one
             # (or KerasTuner gives up after consecutive failures): say why instead.
