@@ -12,7 +12,16 @@ from autosearch.config import PipelineConfig, load_pipeline
 from autosearch.errors import AutosearchError
 from autosearch.tracking import get_tracker
 
-__all__ = ["AutosearchError", "PipelineConfig", "__version__", "get_tracker", "load_pipeline", "search"]
+__all__ = ["AutosearchError", "PipelineConfig", "__version__", "get_tracker", "load", "load_pipeline", "search"]
+
+
+def __getattr__(name: str):
+    # ``load`` needs TensorFlow; import it only when it is asked for.
+    if name == "load":
+        from autosearch.export.predictor import load
+
+        return load
+    raise AttributeError(f"module 'autosearch' has no attribute {name!r}")
 
 
 def search(pipeline: "str | PipelineConfig", overrides: dict | None = None, tracker=None, progress=None):

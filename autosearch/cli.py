@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -52,6 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--tracker", help="tracker URI (default: $AUTOSEARCH_TRACKING_URI or sqlite:///<home>/tracker.db)")
     s.add_argument("--top", type=int, default=5, help="trials to list at the end")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
+
+    e = sub.add_parser("export", help="write a run's best (or a given) trial as a bundle")
+    e.add_argument("run_id", nargs="?", help="run id (default: the newest run)")
+    e.add_argument("--trial", help="trial id (<run id>/<n> or just <n>; default: the best trial)")
+    e.add_argument("--out", type=Path, help="bundle directory (default: <run dir>/export or exports/<trial>)")
+    e.add_argument("--h5", action="store_true", help="skip the SavedModel and write the H5 fallback")
+    e.add_argument("--tracker")
+
+    p = sub.add_parser("predict", help="predict raw inputs with an exported bundle")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--input", required=True, help="CSV file (text or tables), or image file(s)/folder")
+    p.add_argument("--output", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
+    p.add_argument("--batch-rows", type=int, default=10_000, help="rows read and predicted at a time")
     return parser
 
 
@@ -71,7 +87,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"{cfg.name}: {cfg.task} on {split.dataset.name} ({rows['train']}/{rows['validation']}/{rows['test']} "
           f"train/validation/test rows), {cfg.search.tuner} tuner, up to {cfg.search.max_trials} trials x "
           f"{cfg.search.epochs} epochs", flush=True)
-    result = run_search(cfg, tracker, autosearch_home(), progress, split=split)
+    result = run_search(cfg, tracker, autosearch_home(), progress, split=split, export=not args.no_export)
     trials = tracker.list_trials(result.run_id)  # type: ignore[attr-defined]
     print()
     print(f"Top trials ({result.objective}, {result.direction}):")
@@ -83,11 +99,35 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"Run {result.run_id}: {result.n_trials} trials in {result.duration:.0f}s")
     print(f"Run directory: {result.run_dir}")
     print(f"Tracker: {result.tracker_uri}")
+    if result.bundle:
+        print(f"Model bundle: {result.bundle}  (autosearch predict {result.bundle} --input X.csv --output Y.csv)")
     print(f"TensorBoard: tensorboard --logdir {result.tensorboard_dir}")
     return 0
 
 
-COMMANDS = {"search": cmd_search}
+def cmd_export(args: argparse.Namespace) -> int:
+    from autosearch.export.run import export_run
+    from autosearch.tracking import get_tracker
+
+    path = export_run(get_tracker(args.tracker), args.run_id, args.trial, args.out, force_h5=args.h5)
+    manifest = json.loads((path / "manifest.json").read_text())
+    formats = ", ".join(manifest["formats"])
+    print(f"Bundle of {manifest['trial_id']} written to {path} ({formats}; "
+          f"max difference after reload {max(manifest['verification']['max_abs_diff'].values()):.2g})")
+    if manifest.get("h5_fallback_reason"):
+        print(f"H5 fallback: {manifest['h5_fallback_reason']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from autosearch.export.serve import predict_file
+
+    n, fmt = predict_file(args.bundle, args.input, args.output, fmt=args.format, batch_rows=args.batch_rows)
+    print(f"{n} predictions written to {args.output} (model format: {fmt})")
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "export": cmd_export, "predict": cmd_predict}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

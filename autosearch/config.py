@@ -255,3 +255,9 @@ def load_pipeline(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}.") from None
     return from_dict(raw, source=str(path), overrides=overrides)
+
+
+def config_from_run(run_config: Mapping[str, Any], run_id: str) -> PipelineConfig:
+    """The resolved pipeline a run recorded, validated again (for export and reproduce)."""
+    raw = {k: v for k, v in run_config.items() if k != "source"}
+    return from_dict(raw, source=f"run {run_id}")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from autosearch.config import PipelineConfig
 from autosearch.data import embedded
+from autosearch.data.convert import image_files, load_image, texts_to_array
 from autosearch.errors import DataError
 
 # Which embedded data set serves which input kind.
@@ -27,7 +28,6 @@ EMBEDDED = {
     "breast_cancer": "structured",
     "diabetes": "structured",
 }
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 DEFAULT_IMAGE_SIZE = (32, 32)
 
 
@@ -150,7 +150,7 @@ def _text_dataset(name: str, texts: pd.Series, labels: pd.Series, cfg: PipelineC
         )
     y, classes = _encode_labels(labels.reset_index(drop=True), name)
     # AutoKeras' TextInput rejects object arrays: give it a unicode array.
-    return Dataset(name, "text", "classification", np.array(texts.tolist(), dtype=str), y, classes, (), source)
+    return Dataset(name, "text", "classification", texts_to_array(texts.tolist()), y, classes, (), source)
 
 
 def _load_structured_frame(cfg: PipelineConfig, name: str, frame: pd.DataFrame, label_col: str, source: dict) -> Dataset:
@@ -173,28 +173,20 @@ def _load_structured_frame(cfg: PipelineConfig, name: str, frame: pd.DataFrame, 
 
 
 def _load_image_folder(cfg: PipelineConfig, root: Path) -> Dataset:
-    from PIL import Image
-
     size = cfg.data.image_size or DEFAULT_IMAGE_SIZE
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{root}: no class sub-folders; put each class's images in {root}/<class name>/.")
     images, labels = [], []
-    for idx, name in enumerate(classes):
-        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    images.append(img.convert("RGB").resize((size[1], size[0])))
-            except OSError as exc:
-                raise DataError(f"{file}: not a readable image ({exc}); remove or replace it.") from None
+    for name in classes:
+        for file in image_files(root / name):
+            images.append(load_image(file, size, channels=3))
             labels.append(name)
     if not images:
-        raise DataError(f"{root}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class folders.")
-    gray = all(np.ptp(np.asarray(i, dtype="int16"), axis=2).max() == 0 for i in images)
-    x = np.stack([np.asarray(i.convert("L") if gray else i, dtype="float32") for i in images])
-    if gray:
-        x = x[..., np.newaxis]
+        raise DataError(f"{root}: no images in its class folders; give .png or .jpg files.")
+    x = np.stack(images)
+    if np.all(x[..., :1] == x):  # every image is grey: keep one channel
+        x = x[..., :1]
     y, names = _encode_labels(pd.Series(labels), str(root))
     return Dataset(str(root), "image", "classification", x, y, names, (),
                    {"path": str(root.resolve()), "image_size": list(size)})

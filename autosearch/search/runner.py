@@ -29,6 +29,8 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData, load_dataset, split_dataset
 from autosearch.environment import environment
 from autosearch.errors import SearchError
+from autosearch.data.convert import table_to_array
+from autosearch.export.io import class_probabilities
 from autosearch.search.progress import Progress, SilentProgress
 from autosearch.search.spaces import get_space
 from autosearch.tracking import (
@@ -63,6 +65,17 @@ def set_global_seed(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ info logs and two known-harmless Keras warnings.
+
+    AutoKeras feeds a bare tensor to a one-input model ("structure of inputs"),
+    and reloading a checkpoint skips optimizer state that is never needed.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
 
 
 def prepare_data(cfg: PipelineConfig) -> SplitData:
@@ -248,30 +261,13 @@ def _tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
 
 def _model_inputs(cfg: PipelineConfig, split: SplitData, part: str) -> Any:
     x = split.x(part)
-    if isinstance(x, pd.DataFrame):
-        numeric = all(pd.api.types.is_numeric_dtype(t) for t in x.dtypes)
-        return x.to_numpy(dtype="float32" if numeric else object)
-    return x
+    return table_to_array(x) if isinstance(x, pd.DataFrame) else x
 
 
 def _model_targets(split: SplitData, part: str) -> np.ndarray:
     y = split.y(part)
     names = split.dataset.class_names
     return np.array(names, dtype=str)[y] if names is not None else y.astype("float32")
-
-
-def class_probabilities(pipeline: Any, raw: np.ndarray, class_names: tuple[str, ...]) -> np.ndarray:
-    """Model outputs as an (n, classes) array in ``class_names`` order.
-
-    AutoKeras orders its encoder's labels its own way and gives a binary head
-    one sigmoid column; this maps both back to the data set's class order.
-    """
-    encoder = next(p for p in reversed(pipeline.outputs[0]) if hasattr(p, "labels"))
-    labels = list(encoder.labels)
-    raw = np.asarray(raw, dtype="float64").reshape(len(raw), -1)
-    probs = np.hstack([1.0 - raw, raw]) if raw.shape[1] == 1 else raw
-    order = [labels.index(name) for name in class_names]
-    return probs[:, order]
 
 
 @dataclass(frozen=True)
@@ -288,6 +284,7 @@ class SearchResult:
     tensorboard_dir: Path
     duration: float
     n_trials: int
+    bundle: Path | None = None
 
 
 def _write_predictions(path: Path, split: SplitData, part: str, pred: np.ndarray, probs: np.ndarray | None) -> None:
@@ -305,11 +302,8 @@ def _write_predictions(path: Path, split: SplitData, part: str, pred: np.ndarray
     tmp.replace(path)
 
 
-def _evaluate_best(auto_model: Any, cfg: PipelineConfig, split: SplitData, run_dir: Path) -> dict[str, Any]:
+def _evaluate_best(model: Any, pipeline: Any, cfg: PipelineConfig, split: SplitData, run_dir: Path) -> dict[str, Any]:
     """Score the best trial's model on validation and test; store its predictions."""
-    tuner = auto_model.tuner
-    pipeline = tuner.get_best_pipeline()
-    model = tuner.get_best_model()
     out: dict[str, Any] = {"metric": "accuracy" if cfg.problem == "classification" else "mean_absolute_error"}
     pred_dir = run_dir / "predictions"
     pred_dir.mkdir(exist_ok=True)
@@ -328,24 +322,77 @@ def _evaluate_best(auto_model: Any, cfg: PipelineConfig, split: SplitData, run_d
     return out
 
 
+def input_schema(split: SplitData) -> dict[str, Any]:
+    """What raw inputs a model of this data set takes (for bundles and predict)."""
+    ds = split.dataset
+    if ds.kind == "text":
+        return {"kind": "text", "text_column": ds.source.get("text_column", "text")}
+    if ds.kind == "image":
+        return {"kind": "image", "image_shape": [int(d) for d in ds.x.shape[1:]]}
+    return {"kind": "structured", "columns": list(ds.columns), "dtypes": {c: str(t) for c, t in ds.x.dtypes.items()}}
+
+
+def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id: str,
+                    scores: Mapping[str, Any], objective: float | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "trial_id": trial_id, "pipeline": cfg.name, "task": cfg.task, "kind": cfg.kind,
+        "problem": cfg.problem, "input": input_schema(split),
+        "class_names": list(split.dataset.class_names) if split.dataset.class_names else None,
+        "objective": {"name": cfg.search.objective, "direction": cfg.search.direction, "value": objective},
+        "scores": dict(scores), "data_fingerprint": split.fingerprint,
+    }
+
+
+def build_auto_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, tuner: Any, overwrite: bool) -> Any:
+    """The AutoModel of a pipeline: one code path for searching and for rebuilding trials."""
+    import autokeras as ak
+    import keras_tuner
+
+    node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
+    return ak.AutoModel(
+        inputs=node, outputs=head, project_name="autokeras", directory=str(run_dir),
+        max_trials=cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
+        objective=keras_tuner.Objective(cfg.search.objective, cfg.search.direction),
+        max_model_size=cfg.search.max_model_size, **_tuner_kwargs(cfg),
+    )
+
+
+def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras_trial_id: str) -> tuple[Any, Any]:
+    """(model with the trial's best-epoch weights, its fitted AutoKeras pipeline), from the run directory.
+
+    Rebuilds the AutoModel as the search did and lets AutoKeras reload its
+    project (overwrite=False); the graph needs the data's shapes, which
+    AutoKeras only learns from the data (``_analyze_data``/``_prepare_model_build``).
+    """
+    quiet_tensorflow()
+    import autokeras as ak
+    from autokeras import pipeline as ak_pipeline
+
+    auto_model = build_auto_model(cfg, split, run_dir, ak.auto_model.get_tuner_class(cfg.search.tuner), False)
+    (x, y), _ = auto_model._check_and_adapt(_model_inputs(cfg, split, "train"), _model_targets(split, "train"), None)
+    auto_model._analyze_data((x, y))
+    auto_model._build_hyper_pipeline()
+    tuner = auto_model.tuner
+    trial = tuner.oracle.get_trial(keras_trial_id)
+    tuner._prepare_model_build(trial.hyperparameters, x=x, y=y)
+    model = tuner.load_model(trial)
+    return model, ak_pipeline.load_pipeline(tuner._pipeline_path(keras_trial_id))
+
+
 def run_search(
     cfg: PipelineConfig,
     tracker: TrackerWriter,
     home: Path,
     progress: Progress | None = None,
     split: SplitData | None = None,
+    export: bool = True,
 ) -> SearchResult:
     """Search ``cfg``'s space on its data, recording every trial in ``tracker``."""
     split = split or prepare_data(cfg)  # rejects bad input before anything is written
     progress = progress or SilentProgress()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Known-harmless Keras warnings: AutoKeras feeds a bare tensor to a one-input
-    # model, and reloading a checkpoint skips the optimizer state it never needs.
-    warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    quiet_tensorflow()
     import autokeras as ak
     import keras
-    import keras_tuner
 
     run_id = new_run_id()
     run_dir = home / "runs" / run_id
@@ -361,14 +408,8 @@ def run_search(
     status, best_trial_id, summary = RunStatus.FAILED, None, {}
     try:
         set_global_seed(cfg.search.seed)
-        node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
         tuner_cls = _tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
-        objective = keras_tuner.Objective(cfg.search.objective, cfg.search.direction)
-        auto_model = ak.AutoModel(
-            inputs=node, outputs=head, project_name="autokeras", directory=str(run_dir),
-            max_trials=cfg.search.max_trials, objective=objective, tuner=tuner_cls, overwrite=True,
-            seed=cfg.search.seed, max_model_size=cfg.search.max_model_size, **_tuner_kwargs(cfg),
-        )
+        auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=True)
         patience = cfg.search.patience or cfg.search.epochs
         callbacks = [
             # Our own EarlyStopping keeps AutoKeras from retraining the best model
@@ -398,10 +439,15 @@ def run_search(
         if best is None:
             raise SearchError(f"run {run_id}: no trial completed.")
         best_trial_id = list(hooks.results)[best[0]]
-        scores = _evaluate_best(auto_model, cfg, split, run_dir)
-        summary = {"best_objective": best[1], "scores": scores,
-                   "model_path": str(Path(auto_model.tuner.best_model_path)),
-                   "pipeline_path": str(Path(auto_model.tuner.best_pipeline_path))}
+        model, pipeline = auto_model.tuner.get_best_model(), auto_model.tuner.get_best_pipeline()
+        scores = _evaluate_best(model, pipeline, cfg, split, run_dir)
+        summary = {"best_objective": best[1], "scores": scores}
+        if export:
+            from autosearch.export.bundle import write_bundle
+
+            manifest = bundle_manifest(cfg, split, run_id, best_trial_id, scores, best[1])
+            bundle = write_bundle(model, pipeline, run_dir / "export", manifest, split.x("validation"))
+            summary["bundle"] = str(bundle)
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         hooks.interrupt_current()
@@ -419,4 +465,5 @@ def run_search(
         objective=cfg.search.objective, direction=cfg.search.direction, best_objective=summary["best_objective"],
         scores=summary["scores"], baseline=data_summary["baseline"], tensorboard_dir=run_dir / "tensorboard",
         duration=summary["duration"], n_trials=len(hooks.results),
+        bundle=Path(summary["bundle"]) if "bundle" in summary else None,
     )

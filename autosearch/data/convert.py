@@ -1,0 +1,48 @@
+"""Raw rows, texts and image files as AutoKeras takes them.
+
+Used when training (data sets) and when serving (reloaded bundles), so both
+convert the same way. Pure NumPy / pandas / Pillow: no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from autosearch.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+def table_to_array(frame: pd.DataFrame) -> np.ndarray:
+    """A feature table as AutoKeras' StructuredDataInput takes it."""
+    numeric = all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes)
+    return frame.to_numpy(dtype="float32" if numeric else object)
+
+
+def texts_to_array(texts: Sequence[Any]) -> np.ndarray:
+    """Texts as AutoKeras' TextInput takes them: a unicode array, never ``object``."""
+    return np.array(["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts], dtype=str)
+
+
+def load_image(path: Path, size: Sequence[int], channels: int = 3) -> np.ndarray:
+    """One image file as float32 (h, w, channels), resized to ``size`` = (h, w)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB").resize((int(size[1]), int(size[0])))
+            arr = np.asarray(img, dtype="float32")
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable image ({exc}); remove or replace it.") from None
+    return arr[..., np.newaxis] if channels == 1 else arr
+
+
+def image_files(path: Path) -> list[Path]:
+    """Image files under a folder (sorted), or the file itself."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return [path]

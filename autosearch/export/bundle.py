@@ -1,0 +1,136 @@
+"""Write a self-describing bundle: the model in three formats, its fitted preprocessing, a manifest.
+
+A bundle answers on raw inputs in another process: AutoKeras 3 tokenizes text
+and encodes labels *outside* the Keras model, so the fitted AutoKeras pipeline
+travels with the model. The bundle is assembled in a temporary directory,
+reloaded and checked against the in-memory model, and only then renamed into
+place: an interrupted or failed export leaves no half bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from autosearch.errors import AutosearchError
+
+BUNDLE_FORMAT = 1
+MANIFEST = "manifest.json"
+PREPROCESSING = "preprocessing.json"
+FORMAT_FILES = {"keras": "model.keras", "saved_model": "saved_model", "h5": "model.h5"}
+TOLERANCE = 1e-5
+
+
+class ExportError(AutosearchError):
+    """A bundle could not be written or does not reproduce the model's predictions."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` but the manifest, by relative path."""
+    return {
+        str(p.relative_to(root)): sha256_file(p)
+        for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST
+    }
+
+
+def _model_input_spec(model: Any) -> dict[str, Any]:
+    inp = model.inputs[0]
+    return {"dtype": str(inp.dtype), "shape": [None if d is None else int(d) for d in inp.shape]}
+
+
+def write_bundle(
+    model: Any,
+    pipeline: Any,
+    out: Path,
+    manifest: Mapping[str, Any],
+    check_inputs: Any,
+    *,
+    force_h5: bool = False,
+) -> Path:
+    """Write ``model`` + ``pipeline`` to ``out`` and verify it on ``check_inputs`` (raw inputs).
+
+    ``manifest`` carries the run's facts (ids, task, schema, classes, scores,
+    fingerprint); formats, checksums, versions and the verification are added here.
+    """
+    from autosearch.environment import package_versions
+    from autosearch.export.predictor import load, model_outputs
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{secrets.token_hex(3)}"
+    tmp.mkdir()
+    try:
+        expected = model_outputs(model, pipeline, manifest, check_inputs)
+        model.save(tmp / FORMAT_FILES["keras"])
+        fallback_reason = "forced (--h5)" if force_h5 else None
+        if not force_h5:
+            try:
+                model.export(str(tmp / FORMAT_FILES["saved_model"]), format="tf_saved_model", verbose=False)
+            except Exception as exc:  # noqa: BLE001 - any failure means: fall back to H5
+                shutil.rmtree(tmp / FORMAT_FILES["saved_model"], ignore_errors=True)
+                fallback_reason = f"{type(exc).__name__}: {exc}".strip()[:500]
+        if fallback_reason:
+            model.save(tmp / FORMAT_FILES["h5"])
+        pipeline.save(str(tmp / PREPROCESSING))
+        formats = {f: name for f, name in FORMAT_FILES.items() if (tmp / name).exists()}
+        full = {
+            **manifest,
+            "format_version": BUNDLE_FORMAT,
+            "created_at": time.time(),
+            "model_input": _model_input_spec(model),
+            "formats": formats,
+            "preprocessing": PREPROCESSING,
+            "h5_fallback_reason": fallback_reason,
+            "versions": package_versions(),
+            "files": file_digests(tmp),
+        }
+        _write_json(tmp / MANIFEST, full)
+        diffs = {}
+        for fmt in formats:
+            got = load(tmp, format=fmt).outputs(check_inputs)
+            diffs[fmt] = float(np.max(np.abs(got - expected))) if len(expected) else 0.0
+        worst = max(diffs.values())
+        if not worst <= TOLERANCE:
+            raise ExportError(
+                f"exported model does not reproduce the in-memory predictions (max difference {worst:.3g} > "
+                f"{TOLERANCE:g}, per format {diffs}); nothing was written to {out}."
+            )
+        full["verification"] = {"rows": int(len(expected)), "max_abs_diff": diffs, "tolerance": TOLERANCE}
+        _write_json(tmp / MANIFEST, full)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``; an existing ``dst`` is swapped out first, then deleted."""
+    old = None
+    if dst.exists():
+        old = dst.parent / f".{dst.name}.old-{secrets.token_hex(3)}"
+        dst.rename(old)
+    src.rename(dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

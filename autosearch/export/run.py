@@ -1,0 +1,75 @@
+"""Export a tracked trial's model as a bundle, from its run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autosearch.config import config_from_run
+from autosearch.export.bundle import ExportError, write_bundle
+from autosearch.tracking import Tracker, TrialState
+
+
+def resolve_run_id(tracker: Tracker, run_id: str | None) -> str:
+    """``run_id``, or the newest run when none is given."""
+    if run_id:
+        return run_id
+    runs = tracker.list_runs()
+    if not runs:
+        raise ExportError(f"no runs in {tracker.uri}; run 'make search' first.")
+    return runs[0].run_id
+
+
+def export_run(
+    tracker: Tracker,
+    run_id: str | None = None,
+    trial_id: str | None = None,
+    out: Path | None = None,
+    force_h5: bool = False,
+) -> Path:
+    """Write the bundle of a run's best trial (or of ``trial_id``) and return its path.
+
+    Defaults: ``<run dir>/export/`` for the best trial, ``<run dir>/exports/<trial>/``
+    for another one. The data is reloaded and must still match the run's fingerprint.
+    """
+    from autosearch.search.runner import bundle_manifest, load_trial_model, prepare_data
+
+    run = tracker.get_run(resolve_run_id(tracker, run_id))
+    if trial_id and "/" not in trial_id:
+        trial_id = f"{run.run_id}/{trial_id}"
+    trial_id = trial_id or run.best_trial_id
+    if not trial_id:
+        raise ExportError(f"run {run.run_id} has no best trial ({run.status.value}); name one with --trial.")
+    trial = tracker.get_trial(trial_id, with_epochs=False)
+    if trial.run_id != run.run_id:
+        raise ExportError(f"trial {trial_id} belongs to run {trial.run_id}, not {run.run_id}.")
+    if trial.state is not TrialState.COMPLETED:
+        raise ExportError(f"trial {trial_id} is {trial.state.value}; only completed trials have a model to export.")
+    cfg = config_from_run(run.config, run.run_id)
+    split = prepare_data(cfg)
+    if split.fingerprint != run.fingerprint:
+        raise ExportError(
+            f"the data of run {run.run_id} changed since the search (fingerprint {split.fingerprint[:12]}… != "
+            f"{str(run.fingerprint)[:12]}…); restore it to export this run."
+        )
+    run_dir = Path(run.summary["run_dir"])
+    keras_id = trial_id.split("/", 1)[1]
+    model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
+    manifest = bundle_manifest(cfg, split, run.run_id, trial_id, {}, trial.objective)
+    manifest["scores"] = _scores(model, pipeline, manifest, split)
+    best = trial_id == run.best_trial_id
+    out = Path(out) if out else run_dir / ("export" if best else f"exports/{keras_id}")
+    return write_bundle(model, pipeline, out, manifest, split.x("validation"), force_h5=force_h5)
+
+
+def _scores(model: Any, pipeline: Any, manifest: dict, split: Any) -> dict[str, Any]:
+    from autosearch.export.predictor import model_outputs
+
+    out: dict[str, Any] = {"metric": "accuracy" if manifest["problem"] == "classification" else "mean_absolute_error"}
+    for part in ("validation", "test"):
+        got = model_outputs(model, pipeline, manifest, split.x(part))
+        y = split.y(part)
+        out[part] = float(np.mean(got.argmax(axis=1) == y) if got.ndim == 2 else np.mean(np.abs(got - y)))
+    return out

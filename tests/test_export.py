@@ -1,0 +1,229 @@
+"""Bundles: written and verified after a search, reloaded in a fresh process in every format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import autosearch
+from autosearch.config import load_pipeline
+from autosearch.export.bundle import write_bundle
+from autosearch.export.predictor import BundleError
+from autosearch.export.run import export_run
+from autosearch.search.runner import prepare_data, run_search
+from autosearch.tracking.sqlite import SQLiteTracker
+
+from conftest import PIPELINES, ROOT
+
+pytestmark = pytest.mark.search
+TINY = {"data.max_rows": 300, "search.max_trials": 2, "search.epochs": 1}
+
+
+def search(home: Path, task: str, **overrides):
+    cfg = load_pipeline(PIPELINES / f"{task}.toml", {**TINY, **overrides})
+    tracker = SQLiteTracker(home / "tracker.db")
+    return tracker, run_search(cfg, tracker, home), cfg
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("text_home")
+    tracker, result, cfg = search(home, "text")
+    return tracker, result, prepare_data(cfg)
+
+
+@pytest.fixture(scope="module")
+def h5_bundle(text_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tracker, result, _ = text_run
+    return export_run(tracker, result.run_id, out=tmp_path_factory.mktemp("h5") / "bundle", force_h5=True)
+
+
+def validation_probabilities(result) -> np.ndarray:
+    frame = pd.read_csv(result.run_dir / "predictions" / "validation.csv")
+    return frame[["p_fresh", "p_rotten"]].to_numpy()
+
+
+def test_search_writes_a_verified_self_describing_bundle(text_run) -> None:
+    tracker, result, split = text_run
+    bundle = result.bundle
+    assert bundle == result.run_dir / "export"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["format_version"] == 1
+    assert (manifest["run_id"], manifest["trial_id"]) == (result.run_id, result.best_trial_id)
+    assert manifest["task"] == "text_classification" and manifest["class_names"] == ["fresh", "rotten"]
+    assert manifest["input"] == {"kind": "text", "text_column": "text"}
+    assert set(manifest["formats"]) == {"keras", "saved_model"} and manifest["h5_fallback_reason"] is None
+    assert manifest["data_fingerprint"] == split.fingerprint
+    assert manifest["scores"] == tracker.get_run(result.run_id).summary["scores"]
+    assert {"tensorflow", "keras", "autokeras", "autosearch"} <= set(manifest["versions"])
+    files = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert files == set(manifest["files"]) and "preprocessing.json" in files
+    assert max(manifest["verification"]["max_abs_diff"].values()) <= 1e-5
+    assert not list(bundle.parent.glob(".export.tmp-*"))
+
+
+@pytest.mark.parametrize("fmt", ["keras", "saved_model", "h5"])
+def test_each_format_reloads_alone_in_a_fresh_process_and_matches_the_search(fmt: str, text_run, h5_bundle) -> None:
+    _, result, split = text_run
+    bundle = h5_bundle if fmt == "h5" else result.bundle
+    texts = split.x("validation").tolist()
+    code = ("import json, sys, autosearch;"
+            "p = autosearch.load(sys.argv[1], format=sys.argv[2]);"
+            "print(json.dumps({'format': p.format, 'proba': p.predict_proba(json.load(sys.stdin)).tolist()}))")
+    proc = subprocess.run([sys.executable, "-c", code, str(bundle), fmt], input=json.dumps(texts), cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["format"] == fmt
+    np.testing.assert_allclose(np.array(got["proba"]), validation_probabilities(result), atol=1e-5, rtol=0)
+
+
+def test_forced_fallback_writes_h5_and_the_manifest_says_why(h5_bundle: Path) -> None:
+    manifest = json.loads((h5_bundle / "manifest.json").read_text())
+    assert set(manifest["formats"]) == {"keras", "h5"}
+    assert "forced" in manifest["h5_fallback_reason"]
+    assert (h5_bundle / "model.h5").is_file() and not (h5_bundle / "saved_model").exists()
+
+
+def test_load_prefers_keras_and_predicts_class_names(text_run) -> None:
+    _, result, _ = text_run
+    predictor = autosearch.load(result.bundle)
+    assert predictor.format == "keras"
+    assert set(predictor.predict(["a moving, wonderful film", "dull"])) <= {"fresh", "rotten"}
+
+
+def test_changing_one_byte_fails_the_checksum(text_run, tmp_path: Path) -> None:
+    _, result, _ = text_run
+    copy = tmp_path / "bundle"
+    shutil.copytree(result.bundle, copy)
+    weights = copy / "saved_model" / "variables" / "variables.data-00000-of-00001"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=r"checksum mismatch for 'saved_model/variables/variables.data"):
+        autosearch.load(copy)
+
+
+def test_exporting_another_trial_goes_to_exports(text_run) -> None:
+    tracker, result, _ = text_run
+    other = next(t for t in tracker.list_trials(result.run_id) if t.trial_id != result.best_trial_id)
+    path = export_run(tracker, result.run_id, other.trial_id.split("/")[1])
+    assert path == result.run_dir / "exports" / other.trial_id.split("/")[1]
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["trial_id"] == other.trial_id
+    assert manifest["scores"]["validation"] == pytest.approx(other.objective, abs=1e-6)
+
+
+def test_a_failed_export_leaves_no_half_bundle_and_keeps_the_old_one(text_run, tmp_path: Path) -> None:
+    _, result, _ = text_run
+    predictor = autosearch.load(result.bundle)
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous bundle")
+    with pytest.raises(Exception):
+        write_bundle(predictor._model, predictor._pipeline, out, predictor.manifest, check_inputs=[])
+    assert (out / "keep.txt").read_text() == "previous bundle"
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+
+
+def test_predict_cli_streams_a_csv_in_batches(text_run, cli, tmp_path: Path) -> None:
+    _, result, split = text_run
+    texts = split.x("test")[:30]
+    pd.DataFrame({"id": range(30), "text": texts}).to_csv(tmp_path / "in.csv", index=False)
+    res = cli("predict", str(result.bundle), "--input", str(tmp_path / "in.csv"), "--output",
+              str(tmp_path / "out.csv"), "--batch-rows", "7")
+    assert res.code == 0, res.err[-2000:]
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 30 and list(out["id"]) == list(range(30))
+    assert list(out["prediction"]) == list(autosearch.load(result.bundle).predict(list(texts)))
+
+
+# -- bad input -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def table_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return search(tmp_path_factory.mktemp("table_home"), "structured")[1].bundle
+
+
+@pytest.fixture(scope="module")
+def image_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A bundle trained on an image folder (bright vs dark 12x12 squares), and that folder."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for name, level in (("bright", 200), ("dark", 40)):
+        (root / name).mkdir()
+        for i in range(20):
+            pixels = np.clip(rng.normal(level, 20, (12, 12, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    home = tmp_path_factory.mktemp("image_home")
+    _, result, _ = search(home, "image", **{"data.dataset": str(root), "data.image_size": [12, 12]})
+    return result.bundle, root
+
+
+def test_image_bundle_predicts_image_files_and_a_folder(image_bundle, cli, tmp_path: Path) -> None:
+    bundle, root = image_bundle
+    predictor = autosearch.load(bundle)
+    assert list(predictor.predict([str(root / "bright" / "0.png"), str(root / "dark" / "0.png")])) == ["bright", "dark"]
+    res = cli("predict", str(bundle), "--input", str(root), "--output", str(tmp_path / "out.csv"))
+    assert res.code == 0, res.err[-2000:]
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 40 and (out["prediction"] == out["path"].str.split("/").str[-2]).mean() > 0.9
+
+
+def _newer(bundle: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "newer"
+    shutil.copytree(bundle, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    return copy
+
+
+def _csv(tmp_path: Path, frame: pd.DataFrame) -> str:
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    return str(tmp_path / "in.csv")
+
+
+BAD_PREDICT = {
+    "missing bundle": (lambda b, t: [str(t / "nope"), "--input", _csv(t, pd.DataFrame({"text": ["x"]}))],
+                       ["bundle", "not found", "autosearch export"]),
+    "missing input file": (lambda b, t: [str(b["text"]), "--input", str(t / "nope.csv")], ["nope.csv' not found"]),
+    "newer format": (lambda b, t: [str(_newer(b["text"], t)), "--input", _csv(t, pd.DataFrame({"text": ["x"]}))],
+                     ["format 99 is newer", "upgrade autosearch"]),
+    "missing columns": (lambda b, t: [str(b["table"]), "--input", _csv(t, pd.DataFrame({"mean radius": [1.0]}))],
+                        ["missing column(s)", "mean texture"]),
+    "empty input": (lambda b, t: [str(b["text"]), "--input", _csv(t, pd.DataFrame({"text": []}))], ["empty"]),
+    "wrong text column": (lambda b, t: [str(b["text"]), "--input", _csv(t, pd.DataFrame({"a": ["x"], "b": ["y"]}))],
+                          ["no text column 'text'", "a, b"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PREDICT))
+def test_bad_predict_input_exits_2_with_one_line(case: str, text_run, table_bundle, cli, tmp_path: Path) -> None:
+    bundles = {"text": text_run[1].bundle, "table": table_bundle}
+    make_args, words = BAD_PREDICT[case]
+    res = cli("predict", *make_args(bundles, tmp_path), "--output", str(tmp_path / "out.csv"))
+    assert res.code == 2, res.err[-2000:]
+    lines = [line for line in res.err.splitlines() if line.strip() and not _tf_noise(line)]
+    assert len(lines) == 1, res.err
+    for word in words:
+        assert word in lines[0]
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_wrong_image_shape_is_rejected(image_bundle) -> None:
+    from autosearch.export.predictor import InputError
+
+    with pytest.raises(InputError, match=r"shape \(8, 8, 3\), the model takes \(12, 12, 3\)"):
+        autosearch.load(image_bundle[0]).predict(np.zeros((2, 8, 8, 3)))
+
+
+def _tf_noise(line: str) -> bool:
+    return line.startswith(("WARNING: All log messages", "I0000", "E0000", "W0000"))
