@@ -19,12 +19,14 @@ SEARCH_ARGS = \
 	$(if $(MAX_ROWS),--max-rows $(MAX_ROWS)) \
 	$(if $(TRACKER),--tracker $(TRACKER))
 
-.PHONY: install search test bench clean help
+.PHONY: install search export predict test bench clean help
 
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
 	@echo "make search TASK=text        run a tracked search (TASK: text, image, structured, structured_regression)"
 	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED PATIENCE DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS TRACKER"
+	@echo "make export [RUN=id] [TRIAL=n] write a bundle of a run's best (or given) trial"
+	@echo "make predict BUNDLE=dir INPUT=in.csv OUTPUT=out.csv"
 	@echo "make test                    the test suite (tiny real searches included)"
 	@echo "make bench                   long runs and benchmarks (pytest -m slow)"
 
@@ -40,6 +42,14 @@ $(VENV)/.installed: pyproject.toml
 
 search: $(VENV)/.installed
 	$(PY) -m autosearch search --pipeline pipelines/$(TASK).toml $(strip $(SEARCH_ARGS))
+
+export: $(VENV)/.installed
+	$(PY) -m autosearch export $(RUN) $(if $(TRIAL),--trial $(TRIAL)) $(if $(OUT),--out $(OUT)) $(if $(H5),--h5)
+
+predict: $(VENV)/.installed
+	@test -n "$(BUNDLE)" -a -n "$(INPUT)" -a -n "$(OUTPUT)" || \
+		{ echo "usage: make predict BUNDLE=artifacts/runs/<run id>/export INPUT=in.csv OUTPUT=out.csv" >&2; exit 2; }
+	$(PY) -m autosearch predict $(BUNDLE) --input $(INPUT) --output $(OUTPUT)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow" -q

@@ -9,7 +9,9 @@ touched, so bad input leaves no trace.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import math
 import os
 import secrets
@@ -368,7 +370,8 @@ def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras
     import autokeras as ak
     from autokeras import pipeline as ak_pipeline
 
-    auto_model = build_auto_model(cfg, split, run_dir, ak.auto_model.get_tuner_class(cfg.search.tuner), False)
+    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..."
+        auto_model = build_auto_model(cfg, split, run_dir, ak.auto_model.get_tuner_class(cfg.search.tuner), False)
     (x, y), _ = auto_model._check_and_adapt(_model_inputs(cfg, split, "train"), _model_targets(split, "train"), None)
     auto_model._analyze_data((x, y))
     auto_model._build_hyper_pipeline()
