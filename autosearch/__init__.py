@@ -11,8 +11,10 @@ __version__ = "0.1.0"
 from autosearch.config import PipelineConfig, load_pipeline
 from autosearch.errors import AutosearchError
 from autosearch.tracking import get_tracker
+from autosearch.views.leaderboard import leaderboard, trials
 
-__all__ = ["AutosearchError", "PipelineConfig", "__version__", "get_tracker", "load", "load_pipeline", "search"]
+__all__ = ["AutosearchError", "PipelineConfig", "__version__", "get_tracker", "leaderboard", "load", "load_pipeline",
+           "search", "trials"]
 
 
 def __getattr__(name: str):

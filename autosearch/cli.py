@@ -68,7 +68,123 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True, help="CSV file to write")
     p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
     p.add_argument("--batch-rows", type=int, default=10_000, help="rows read and predicted at a time")
+    lb = sub.add_parser("leaderboard", help="the trials of a run (default: the newest), ranked")
+    lb.add_argument("run_id", nargs="?")
+    lb.add_argument("--all-runs", action="store_true")
+    lb.add_argument("--task", help="only runs of this task or pipeline")
+    lb.add_argument("--status", help="completed, failed, invalid, interrupted or running")
+    lb.add_argument("--kind", help="search, baseline or reproduction")
+    lb.add_argument("--sort", help="column to sort by (-column: descending); default: objective")
+    lb.add_argument("--top", type=int)
+    lb.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
+    lb.add_argument("--tracker")
+
+    r = sub.add_parser("runs", help="list runs")
+    r.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
+    r.add_argument("--tracker")
+
+    rm = sub.add_parser("rm", help="delete runs: directory and tracker rows")
+    rm.add_argument("run_ids", nargs="+")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    rm.add_argument("--tracker")
+
+    gc = sub.add_parser("gc", help="delete failed/interrupted runs and trial checkpoints")
+    gc.add_argument("--keep-best", action="store_true", help="keep each run's best trial checkpoint")
+    gc.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    gc.add_argument("--tracker")
+
+    c = sub.add_parser("compare", help="two trials or two runs side by side")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.add_argument("--tracker")
     return parser
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise AutosearchError(f"{question} needs confirmation; run it in a terminal or pass --yes.")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from autosearch.views.leaderboard import leaderboard
+    from autosearch.views.render import render
+
+    frame = leaderboard(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
+                        sort=args.sort, top=args.top, tracker=args.tracker)
+    out = render(frame, args.format)
+    print(out, end="" if out.endswith("\n") else "\n")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.render import markdown_table, text_table
+    from autosearch.views.runs import runs_frame
+
+    frame = runs_frame(get_tracker(args.tracker))
+    if args.format in ("csv", "json"):
+        print(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", date_format="iso"),
+              end="")
+        return 0
+    shown = frame.assign(
+        best_objective=frame.get("best_objective", pd_none()).map(lambda v: "-" if v != v or v is None else f"{v:.4f}"),
+        test_score=frame.get("test_score", pd_none()).map(lambda v: "-" if v != v or v is None else f"{v:.4f}"),
+        disk_mb=frame.get("disk_mb", pd_none()).map(lambda v: f"{v:.1f}"),
+        started_at=frame.get("started_at", pd_none()).map(lambda v: str(v)[:19]),
+    ).drop(columns=["duration_s"], errors="ignore") if not frame.empty else frame
+    print((markdown_table if args.format == "markdown" else text_table)(shown))
+    return 0
+
+
+def pd_none():  # an empty column for frames with no rows
+    import pandas as pd
+
+    return pd.Series(dtype=object)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.runs import delete_run
+
+    tracker = get_tracker(args.tracker)
+    runs = [tracker.get_run(r) for r in args.run_ids]  # unknown ids fail before anything is deleted
+    if not _confirm(f"delete {len(runs)} run(s) ({', '.join(args.run_ids)}) and their trials?", args.yes):
+        print("nothing deleted")
+        return 1
+    for run in runs:
+        path = delete_run(tracker, run.run_id)
+        print(f"deleted run {run.run_id}" + (f" and {path}" if path else ""))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.runs import apply_gc, gc_plan
+
+    tracker = get_tracker(args.tracker)
+    plan = gc_plan(tracker, keep_best=args.keep_best)
+    if not plan.runs and not plan.checkpoints:
+        print("nothing to clean up")
+        return 0
+    what = f"{len(plan.runs)} failed/interrupted run(s) and {len(plan.checkpoints)} trial checkpoint(s) " \
+           f"({plan.bytes / 2**20:.1f} MB of checkpoints)"
+    if not _confirm(f"delete {what}?", args.yes):
+        print("nothing deleted")
+        return 1
+    apply_gc(tracker, plan)
+    print(f"deleted {what}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.compare import compare, render_compare
+
+    print(render_compare(compare(get_tracker(args.tracker), args.a, args.b)))
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -76,7 +192,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from autosearch.search.progress import Progress, SilentProgress
     from autosearch.search.runner import prepare_data, run_search
     from autosearch.tracking import autosearch_home, get_tracker
-    from autosearch.views.render import trials_table
+    from autosearch.views.leaderboard import trials_frame
+    from autosearch.views.render import render
 
     overrides = {key: getattr(args, flag) for flag, key in SEARCH_OVERRIDES.items()}
     cfg = load_pipeline(args.pipeline, overrides)
@@ -88,10 +205,10 @@ def cmd_search(args: argparse.Namespace) -> int:
           f"train/validation/test rows), {cfg.search.tuner} tuner, up to {cfg.search.max_trials} trials x "
           f"{cfg.search.epochs} epochs", flush=True)
     result = run_search(cfg, tracker, autosearch_home(), progress, split=split, export=not args.no_export)
-    trials = tracker.list_trials(result.run_id)  # type: ignore[attr-defined]
+    frame = trials_frame(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
     print()
     print(f"Top trials ({result.objective}, {result.direction}):")
-    print(trials_table(trials, result.objective, result.direction, top=args.top))
+    print(render(frame.head(args.top + 2)))
     metric, base = result.scores["metric"], result.baseline
     print()
     print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "
@@ -127,7 +244,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "export": cmd_export, "predict": cmd_predict}
+COMMANDS = {
+    "search": cmd_search, "export": cmd_export, "predict": cmd_predict, "leaderboard": cmd_leaderboard,
+    "runs": cmd_runs, "rm": cmd_rm, "gc": cmd_gc, "compare": cmd_compare,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,6 +57,7 @@ class SearchConfig:
     patience: int = 3
     seed: int = 0
     max_model_size: int | None = None  # parameters; larger models are INVALID trials
+    baselines: bool = True  # score majority and classical reference models on the same split
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,12 @@ def _coerce(source: str, key: str, value: Any, annotation: str) -> Any:
     bad = ConfigError(f"{source}: {key} = {value!r} is not a valid {annotation}.")
     if value is None:
         return None
+    if annotation == "bool":
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} = {value!r} must be true or false.")
+        return value
     if "tuple[int, int]" in annotation:
         if isinstance(value, str):
             value = [v for v in re.split(r"[x, ]+", value) if v]

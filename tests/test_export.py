@@ -112,7 +112,8 @@ def test_changing_one_byte_fails_the_checksum(text_run, tmp_path: Path) -> None:
 
 def test_exporting_another_trial_goes_to_exports(text_run) -> None:
     tracker, result, _ = text_run
-    other = next(t for t in tracker.list_trials(result.run_id) if t.trial_id != result.best_trial_id)
+    other = next(t for t in tracker.list_trials(result.run_id)
+                 if t.trial_id != result.best_trial_id and t.kind.value == "search")
     path = export_run(tracker, result.run_id, other.trial_id.split("/")[1])
     assert path == result.run_dir / "exports" / other.trial_id.split("/")[1]
     manifest = json.loads((path / "manifest.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 
 from autosearch.config import TUNERS, load_pipeline
 from autosearch.search.runner import prepare_data, run_search, trial_seed
-from autosearch.tracking import RunStatus, TrialState
+from autosearch.tracking import RunStatus, TrialKind, TrialState
 from autosearch.tracking.sqlite import SQLiteTracker
 
 from conftest import PIPELINES
@@ -38,7 +38,7 @@ def test_every_tuner_records_run_trials_and_epochs(tuner: str, home: Path) -> No
     assert run.config["search"]["tuner"] == tuner
     assert run.data["rows"] == {"train": 210, "validation": 30, "test": 60}
 
-    trials = tracker.list_trials(result.run_id, with_epochs=True)
+    trials = [t for t in tracker.list_trials(result.run_id, with_epochs=True) if t.kind is TrialKind.SEARCH]
     assert len(trials) == 2
     for trial in trials:
         assert trial.state is TrialState.COMPLETED, trial.error
@@ -57,7 +57,7 @@ def test_saved_best_model_scores_what_its_trial_recorded(home: Path) -> None:
     result = run_search(tiny(**{"search.epochs": 2}), tracker, home)
     run = tracker.get_run(result.run_id)
     best = tracker.get_trial(run.best_trial_id)
-    assert best.objective == max(t.objective for t in tracker.list_trials(result.run_id))
+    assert best.objective == max(t.objective for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH)
     assert run.summary["scores"]["validation"] == pytest.approx(best.objective, abs=1e-6)
     test_preds = pd.read_csv(result.run_dir / "predictions" / "test.csv")
     assert len(test_preds) == 60 and {"y_true", "y_pred", "p_fresh", "p_rotten"} <= set(test_preds.columns)
@@ -69,7 +69,7 @@ def test_time_budget_stops_the_search(home: Path) -> None:
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(tiny(**{"search.max_trials": 5, "search.epochs": 3, "search.time_budget": "1s"}),
                         tracker, home)
-    trials = tracker.list_trials(result.run_id, with_epochs=True)
+    trials = [t for t in tracker.list_trials(result.run_id, with_epochs=True) if t.kind is TrialKind.SEARCH]
     assert len(trials) == 1 and len(trials[0].epochs) == 1
     assert tracker.get_run(result.run_id).status is RunStatus.COMPLETED
 
@@ -125,5 +125,5 @@ def test_ctrl_c_marks_the_running_trial_and_the_run_interrupted(home: Path) -> N
     tracker = SQLiteTracker(home / "tracker.db")
     (run,) = tracker.list_runs()
     assert run.status is RunStatus.INTERRUPTED
-    (trial,) = tracker.list_trials(run.run_id, with_epochs=True)
+    (trial,) = [t for t in tracker.list_trials(run.run_id, with_epochs=True) if t.kind is TrialKind.SEARCH]
     assert trial.state is TrialState.INTERRUPTED and trial.epochs

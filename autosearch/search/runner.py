@@ -33,7 +33,9 @@ from autosearch.environment import environment
 from autosearch.errors import SearchError
 from autosearch.data.convert import table_to_array
 from autosearch.export.io import class_probabilities
+from autosearch.search.baselines import run_baselines
 from autosearch.search.progress import Progress, SilentProgress
+from autosearch.search.resources import ResourceSampler
 from autosearch.search.spaces import get_space
 from autosearch.tracking import (
     EpochMetrics,
@@ -103,6 +105,7 @@ class TrialHooks:
     run_id: str
     cfg: PipelineConfig
     progress: Progress
+    run_dir: Path
     started: float = field(default_factory=time.monotonic)
     current: str | None = None
     history: dict[str, list[float | None]] = field(default_factory=dict)
@@ -110,6 +113,8 @@ class TrialHooks:
     results: dict[str, float | None] = field(default_factory=dict)
     errors: dict[str, str | None] = field(default_factory=dict)
     stop_requested: bool = False
+    samplers: dict[str, ResourceSampler] = field(default_factory=dict)
+    summaries: dict[str, str] = field(default_factory=dict)
 
     def full_id(self, trial: Any) -> str:
         return f"{self.run_id}/{trial.trial_id}"
@@ -131,10 +136,18 @@ class TrialHooks:
             hyperparameters=dict(trial.hyperparameters.values),
             seed=trial_seed(self.cfg.search.seed, trial.trial_id), started_at=time.time(),
         ))
+        self.samplers[tid] = ResourceSampler().start()
         self.progress.trial_begin(tid)
 
     def fit_begin(self, trial: Any, model: Any) -> None:
-        self.params[self.full_id(trial)] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+        tid = self.full_id(trial)
+        self.params[tid] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *a, **k: lines.append(line))
+        path = self.run_dir / "trials" / trial.trial_id / "model_summary.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        self.summaries[tid] = str(path.relative_to(self.run_dir))
 
     def epoch_end(self, trial: Any, epoch: int, total_epochs: int, logs: Mapping[str, Any]) -> bool:
         """Record one epoch; returns True when the time budget says stop training."""
@@ -157,20 +170,26 @@ class TrialHooks:
             state, error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
         objective = best[1] if best and state is TrialState.COMPLETED else None
         best_epoch = first_epoch + best[0] if best and state is TrialState.COMPLETED else None
+        extra = {"keras_tuner_status": str(getattr(trial.status, "value", trial.status)), **self._resources(tid)}
+        if tid in self.summaries:
+            extra["model_summary"] = self.summaries[tid]
         self.tracker.finish_trial(
             tid, state, ended_at=time.time(), objective=objective, best_epoch=best_epoch,
-            trainable_params=self.params.get(tid), error=error,
-            extra={"keras_tuner_status": str(getattr(trial.status, "value", trial.status))},
+            trainable_params=self.params.get(tid), error=error, extra=extra,
         )
         self.results[tid] = objective
         self.errors[tid] = error
         self.current = None
         self.progress.trial_end(tid, state.value, objective, self.best_so_far())
 
+    def _resources(self, tid: str) -> dict[str, float]:
+        sampler = self.samplers.pop(tid, None)
+        return sampler.stop() if sampler else {}
+
     def interrupt_current(self) -> None:
         if self.current is not None:
             self.tracker.finish_trial(self.current, TrialState.INTERRUPTED, ended_at=time.time(),
-                                      error="interrupted (KeyboardInterrupt)")
+                                      error="interrupted (KeyboardInterrupt)", extra=self._resources(self.current))
             self.current = None
 
 
@@ -241,6 +260,23 @@ def _interruptible(hooks: TrialHooks) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if hooks.stop_requested:
         raise KeyboardInterrupt
+
+
+def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, split: SplitData,
+                  progress: Progress) -> None:
+    """Record reference models as ``baseline`` trials; their objective is their validation score
+    when the pipeline's objective is that metric (``val_accuracy``, ``val_mean_absolute_error``)."""
+    for result in run_baselines(split, cfg.search.seed):
+        tid = f"{run_id}/baseline-{result.name}"
+        now = time.time()
+        tracker.log_trial(TrialRecord(trial_id=tid, run_id=run_id, kind=TrialKind.BASELINE,
+                                      state=TrialState.RUNNING, hyperparameters={},
+                                      seed=cfg.search.seed, started_at=now - result.seconds))
+        objective = result.validation if cfg.search.objective == f"val_{result.metric}" else None
+        tracker.finish_trial(tid, TrialState.COMPLETED, ended_at=now, objective=objective, extra={
+            "model": result.description, "metric": result.metric, "validation": result.validation,
+            "test": result.test})
+        progress.message(f"baseline {result.name}: validation {result.metric} {result.validation:.4f}")
 
 
 def _tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
@@ -407,9 +443,11 @@ def run_search(
         started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=data_summary,
         environment=environment(), summary={"run_dir": str(run_dir)},
     ))
-    hooks = TrialHooks(tracker, run_id, cfg, progress)
+    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir)
     status, best_trial_id, summary = RunStatus.FAILED, None, {}
     try:
+        if cfg.search.baselines:
+            log_baselines(tracker, run_id, cfg, split, progress)
         set_global_seed(cfg.search.seed)
         tuner_cls = _tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
         auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=True)

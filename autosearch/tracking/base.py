@@ -9,12 +9,13 @@ need a ``Tracker``. Every backend passes ``tests/tracking/test_tracker_contract.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from autosearch.tracking.records import (
     EpochMetrics,
     RunInfo,
     RunStatus,
+    TrialKind,
     TrialRecord,
     TrialState,
 )
@@ -83,6 +84,12 @@ class TrackerWriter(ABC):
     def close(self) -> None:
         """Release connections; the default holds none."""
 
+    def __enter__(self) -> "TrackerWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class Tracker(TrackerWriter):
     """A tracker that can also be read back."""
@@ -108,3 +115,24 @@ class Tracker(TrackerWriter):
 
         Raises ``UnknownRunError`` for an unknown run id.
         """
+
+    def find_trials(
+        self,
+        run_ids: Sequence[str] | None = None,
+        *,
+        states: Sequence[TrialState] | None = None,
+        kinds: Sequence[TrialKind] | None = None,
+    ) -> list[TrialRecord]:
+        """Trials of the given runs (all runs if None) filtered by state and kind, without epochs.
+
+        Backends override this with an indexed query; this default reads run by run.
+        """
+        ids = list(run_ids) if run_ids is not None else [r.run_id for r in self.list_runs()]
+        return [
+            t for run_id in ids for t in self.list_trials(run_id)
+            if (states is None or t.state in states) and (kinds is None or t.kind in kinds)
+        ]
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run with its trials and epochs. Raises ``UnknownRunError`` for an unknown id."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from autosearch.errors import TrackerError, TrialFinishedError, UnknownRunError, UnknownTrialError
 from autosearch.tracking.base import Tracker
@@ -273,6 +273,30 @@ class SQLiteTracker(Tracker):
         ).fetchall()
         epochs = self._epochs([r["trial_id"] for r in rows]) if with_epochs else {}
         return [self._trial_from_row(r, tuple(epochs.get(r["trial_id"], ()))) for r in rows]
+
+
+    def find_trials(
+        self,
+        run_ids: Sequence[str] | None = None,
+        *,
+        states: Sequence[TrialState] | None = None,
+        kinds: Sequence[TrialKind] | None = None,
+    ) -> list[TrialRecord]:
+        where, args = [], []
+        for column, values in (("run_id", run_ids), ("state", states), ("kind", kinds)):
+            if values is not None:
+                values = [getattr(v, "value", v) for v in values]
+                where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+                args.extend(values)
+        sql = "SELECT * FROM trials" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self._conn.execute(sql + " ORDER BY run_id, started_at, trial_id", args).fetchall()
+        return [self._trial_from_row(r) for r in rows]
+
+    def delete_run(self, run_id: str) -> None:
+        with self._transaction() as conn:
+            if not self._run_exists(conn, run_id):
+                raise self._unknown_run(run_id)
+            conn.execute("DELETE FROM runs WHERE run_id=?", (run_id,))  # trials, epochs cascade
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

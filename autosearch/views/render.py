@@ -1,70 +1,92 @@
-"""Plain-text renderings of trials for the terminal."""
+"""Render leaderboards and run lists for the terminal, Markdown, CSV and JSON."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from autosearch.tracking.records import TrialRecord, TrialState
+import pandas as pd
+
+from autosearch.views.leaderboard import HP_PREFIX, ViewError, varying_hyperparameters
+
+FORMATS = ("table", "markdown", "csv", "json")
 
 
-def _num(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    return f"{value:.{digits}f}"
 
 
-def _count(n: int | None) -> str:
-    if n is None:
+def _count(n: Any) -> str:
+    if n is None or n is pd.NA or (isinstance(n, float) and math.isnan(n)):
         return "-"
     for unit, size in (("M", 1e6), ("k", 1e3)):
         if n >= size:
             return f"{n / size:.1f}{unit}"
-    return str(n)
+    return str(int(n))
 
 
-def _secs(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+def _secs(seconds: Any) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "-"
+    return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
 
 
-def rank_trials(trials: Iterable[TrialRecord], direction: str) -> list[TrialRecord]:
-    """Completed trials best first, then the others in start order."""
-    trials = list(trials)
-    done = [t for t in trials if t.state is TrialState.COMPLETED and t.objective is not None]
-    done.sort(key=lambda t: -t.objective if direction == "max" else t.objective)
-    rest = [t for t in trials if t not in done]
-    return done + rest
+def _hp(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def varying_hyperparameters(trials: Sequence[TrialRecord]) -> list[str]:
-    """Names of the hyperparameters whose values differ between ``trials``."""
-    names = sorted({k for t in trials for k in t.hyperparameters if not k.startswith("tuner/")})
-    return [n for n in names if len({repr(t.hyperparameters.get(n)) for t in trials}) > 1]
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a person reads: rank, trial, objective, varying hyperparameters, epoch, size, time, memory, status."""
+    objective = frame["objective_name"].dropna().unique()
+    obj_label = objective[0] if len(objective) == 1 else "objective"
+    hps = varying_hyperparameters(frame)
+    rows = []
+    for _, r in frame.iterrows():
+        status = r["state"] if not isinstance(r["error"], str) else f"{r['state']}: {r['error'][:70]}"
+        kind = "" if r["kind"] == "search" else f" ({r['kind']})"
+        rows.append({
+            "rank": "-" if pd.isna(r["rank"]) else str(r["rank"]),
+            "trial": r["trial_id"] + kind,
+            obj_label: _num(r["objective"]),
+            **{h[len(HP_PREFIX):].split("/")[-1]: _hp(r.get(h)) for h in hps},
+            "best epoch": "-" if pd.isna(r["best_epoch"]) else str(r["best_epoch"]),
+            "params": _count(r["trainable_params"]),
+            "time": _secs(r["duration_s"]),
+            "peak mem": "-" if pd.isna(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}MB",
+            "status": status,
+        })
+    return pd.DataFrame(rows)
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+def text_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(no rows)"
+    cols = list(frame.columns)
+    widths = [max(len(str(c)), *(len(str(v)) for v in frame[c])) for c in cols]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
-def trials_table(trials: Sequence[TrialRecord], objective: str, direction: str, top: int | None = None) -> str:
-    ranked = rank_trials(trials, direction)
-    shown = ranked[:top] if top else ranked
-    hps = varying_hyperparameters(shown)
-    short = [h.split("/")[-1] for h in hps]
-    header = ["rank", "trial", objective, "best epoch", "params", "time", *short, "status"]
-    rows = []
-    for i, t in enumerate(shown, 1):
-        ok = t.state is TrialState.COMPLETED
-        status = t.state.value if ok or not t.error else f"{t.state.value}: {t.error[:60]}"
-        rows.append([
-            str(i) if ok else "-", t.trial_id, _num(t.objective),
-            "-" if t.best_epoch is None else str(t.best_epoch + 1), _count(t.trainable_params),
-            _secs(t.duration), *[_fmt_hp(t.hyperparameters.get(h)) for h in hps], status,
-        ])
-    return table(rows, header)
+def markdown_table(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
 
 
-def _fmt_hp(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "-" if value is None else str(value)
+def render(frame: pd.DataFrame, fmt: str = "table") -> str:
+    """A leaderboard in one of ``FORMATS``; CSV and JSON keep every column, machine-readable."""
+    if fmt == "table":
+        return text_table(display_frame(frame))
+    if fmt == "markdown":
+        return markdown_table(display_frame(frame))
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", date_format="iso", indent=1)
+    raise ViewError(f"--format '{fmt}' is unknown; use one of {', '.join(FORMATS)}.")
