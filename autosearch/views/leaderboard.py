@@ -85,7 +85,7 @@ def trials_frame(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> pd.
     ranked = (done.loc[frame.index] & (frame["kind"] != TrialKind.BASELINE.value)).to_numpy()
     frame.insert(0, "rank", pd.Series(np.cumsum(ranked), index=frame.index, dtype="Int64").where(ranked))
     for col in ("started_at", "ended_at"):
-        frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+        frame[col] = pd.to_datetime(frame[col], unit="s", utc=True).dt.round("us")  # time.time() resolution
     for col in ("best_epoch", "trainable_params", "seed"):
         frame[col] = pd.array(frame[col], dtype="Int64")
     hp_cols = sorted(c for c in frame.columns if c.startswith(HP_PREFIX))

@@ -88,5 +88,5 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", indent=1)
+        return frame.to_json(orient="records", date_format="iso", date_unit="us", indent=1)
     raise ViewError(f"--format '{fmt}' is unknown; use one of {', '.join(FORMATS)}.")
