@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, help="directory (default: <home>/reports)")
     rep.add_argument("--tracker")
 
+    rp = sub.add_parser("reproduce", help="re-run a trial from its hyperparameters and seed; does its result hold?")
+    rp.add_argument("trial_id")
+    rp.add_argument("--allow-data-change", action="store_true", help="reproduce even if the data fingerprint changed")
+    rp.add_argument("--tolerance", type=float, default=1e-6, help="largest objective difference that still holds")
+    rp.add_argument("--export", action="store_true", help="also write a bundle of the reproduced model")
+    rp.add_argument("--tracker")
+
     c = sub.add_parser("compare", help="two trials or two runs side by side")
     c.add_argument("a")
     c.add_argument("b")
@@ -197,6 +204,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from autosearch.reproduce import render, reproduce
+    from autosearch.search.progress import Progress
+    from autosearch.tracking import get_tracker
+
+    result = reproduce(get_tracker(args.tracker), args.trial_id, allow_data_change=args.allow_data_change,
+                       tolerance=args.tolerance, export=args.export, progress=Progress())
+    print(render(result))
+    return 0 if result.holds else 1
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.views.compare import compare, render_compare
@@ -265,6 +283,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 COMMANDS = {
     "search": cmd_search, "export": cmd_export, "predict": cmd_predict, "leaderboard": cmd_leaderboard,
     "runs": cmd_runs, "rm": cmd_rm, "gc": cmd_gc, "compare": cmd_compare, "report": cmd_report,
+    "reproduce": cmd_reproduce,
 }
 
 

@@ -10,6 +10,7 @@ touched, so bad input leaves no trace.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import math
@@ -115,9 +116,16 @@ class TrialHooks:
     stop_requested: bool = False
     samplers: dict[str, ResourceSampler] = field(default_factory=dict)
     summaries: dict[str, str] = field(default_factory=dict)
+    # A reproduction runs one KerasTuner trial under another trial's id, seed and kind.
+    as_trial: TrialRecord | None = None
 
     def full_id(self, trial: Any) -> str:
-        return f"{self.run_id}/{trial.trial_id}"
+        return self.as_trial.trial_id if self.as_trial else f"{self.run_id}/{trial.trial_id}"
+
+    def seed_for(self, trial: Any) -> int:
+        if self.as_trial and self.as_trial.seed is not None:
+            return self.as_trial.seed
+        return trial_seed(self.cfg.search.seed, trial.trial_id)
 
     def budget_exhausted(self) -> bool:
         budget = self.cfg.search.time_budget
@@ -131,11 +139,13 @@ class TrialHooks:
         tid = self.full_id(trial)
         self.current = tid
         self.history[tid] = []
-        self.tracker.log_trial(TrialRecord(
+        record = TrialRecord(
             trial_id=tid, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
-            hyperparameters=dict(trial.hyperparameters.values),
-            seed=trial_seed(self.cfg.search.seed, trial.trial_id), started_at=time.time(),
-        ))
+            hyperparameters=dict(trial.hyperparameters.values), seed=self.seed_for(trial), started_at=time.time(),
+        )
+        if self.as_trial:
+            record = dataclasses.replace(self.as_trial, state=TrialState.RUNNING, started_at=record.started_at)
+        self.tracker.log_trial(record)
         self.samplers[tid] = ResourceSampler().start()
         self.progress.trial_begin(tid)
 
@@ -224,7 +234,7 @@ def _tracked_tuner(base: type, hooks: TrialHooks) -> type:
             hooks.trial_begin(trial)
 
         def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
-            set_global_seed(trial_seed(hooks.cfg.search.seed, trial.trial_id))
+            set_global_seed(hooks.seed_for(trial))
             epochs = kwargs.get("epochs", hooks.cfg.search.epochs)
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), EpochRecorder(trial, epochs)]
             return super()._build_and_fit_model(trial, *args, **kwargs)
@@ -384,14 +394,12 @@ def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id
 def build_auto_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, tuner: Any, overwrite: bool) -> Any:
     """The AutoModel of a pipeline: one code path for searching and for rebuilding trials."""
     import autokeras as ak
-    import keras_tuner
 
     node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
     return ak.AutoModel(
         inputs=node, outputs=head, project_name="autokeras", directory=str(run_dir),
         max_trials=cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
-        objective=keras_tuner.Objective(cfg.search.objective, cfg.search.direction),
-        max_model_size=cfg.search.max_model_size, **_tuner_kwargs(cfg),
+        objective=_objective(cfg), max_model_size=cfg.search.max_model_size, **_tuner_kwargs(cfg),
     )
 
 
@@ -416,6 +424,72 @@ def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras
     tuner._prepare_model_build(trial.hyperparameters, x=x, y=y)
     model = tuner.load_model(trial)
     return model, ak_pipeline.load_pipeline(tuner._pipeline_path(keras_trial_id))
+
+
+def fixed_hyperparameters(values: Mapping[str, Any]) -> Any:
+    """KerasTuner hyperparameters with every value fixed (KerasTuner's own ``tuner/*`` bookkeeping left out)."""
+    import keras_tuner
+
+    hps = keras_tuner.HyperParameters()
+    for name, value in values.items():
+        if not name.startswith("tuner/"):
+            hps.Fixed(name, value)
+    return hps
+
+
+def train_trial_again(
+    cfg: PipelineConfig,
+    split: SplitData,
+    tracker: TrackerWriter,
+    record: TrialRecord,
+    epochs: int,
+    workdir: Path,
+    progress: Progress | None = None,
+) -> tuple[Any, Any]:
+    """Train one model from ``record``'s hyperparameters and seed, through the search's own code path.
+
+    The trial is recorded in ``tracker`` as ``record`` (its id, kind and links),
+    with per-epoch metrics, and trains exactly ``epochs`` epochs. Returns the
+    (model, fitted AutoKeras pipeline).
+    """
+    quiet_tensorflow()
+    import autokeras as ak
+    import keras
+
+    progress = progress or SilentProgress()
+    hooks = TrialHooks(tracker, record.run_id, cfg, progress, workdir, as_trial=record)
+    tuner_cls = _tracked_tuner(ak.auto_model.get_tuner_class("greedy"), hooks)
+    node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
+    auto_model = ak.AutoModel(
+        inputs=node, outputs=head, project_name="autokeras", directory=str(workdir), max_trials=1,
+        tuner=tuner_cls, overwrite=True, seed=cfg.search.seed,
+        objective=_objective(cfg), hyperparameters=fixed_hyperparameters(record.hyperparameters),
+        tune_new_entries=False, allow_new_entries=True,
+    )
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction, patience=epochs + 1),
+        keras.callbacks.TensorBoard(log_dir=str(workdir / "tensorboard")),
+    ]
+    progress.search_begin(1, epochs, cfg.search.objective, None)
+    try:
+        with _interruptible(hooks):
+            auto_model.fit(
+                _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
+                validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
+                epochs=epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
+            )
+    except KeyboardInterrupt:
+        hooks.interrupt_current()
+        raise
+    if hooks.results.get(record.trial_id) is None:
+        raise SearchError(f"the reproduction {record.trial_id} did not complete: {hooks.errors.get(record.trial_id)}")
+    return auto_model.tuner.get_best_model(), auto_model.tuner.get_best_pipeline()
+
+
+def _objective(cfg: PipelineConfig) -> Any:
+    import keras_tuner
+
+    return keras_tuner.Objective(cfg.search.objective, cfg.search.direction)
 
 
 def run_search(
