@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--top", type=int, default=5, help="trials to list at the end")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
+    s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
 
     e = sub.add_parser("export", help="write a run's best (or a given) trial as a bundle")
     e.add_argument("run_id", nargs="?", help="run id (default: the newest run)")
@@ -105,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--tolerance", type=float, default=1e-6, help="largest objective difference that still holds")
     rp.add_argument("--export", action="store_true", help="also write a bundle of the reproduced model")
     rp.add_argument("--tracker")
+
+    up = sub.add_parser("clearml-upload", help="import a run's offline ClearML session into the configured server")
+    up.add_argument("run_id")
+    up.add_argument("--tracker")
 
     c = sub.add_parser("compare", help="two trials or two runs side by side")
     c.add_argument("a")
@@ -215,6 +220,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if result.holds else 1
 
 
+def cmd_clearml_upload(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.tracking.clearml import upload_offline_session
+    from autosearch.views.runs import run_dir
+
+    run = get_tracker(args.tracker).get_run(args.run_id)
+    record = upload_offline_session(run_dir(run))
+    print(f"uploaded run {run.run_id} as ClearML task {record['uploaded_task_id']}"
+          + (" with its bundle as output model" if record.get("output_model_published") else ""))
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.views.compare import compare, render_compare
@@ -227,24 +244,37 @@ def cmd_search(args: argparse.Namespace) -> int:
     from autosearch.config import load_pipeline
     from autosearch.search.progress import Progress, SilentProgress
     from autosearch.search.runner import prepare_data, run_search
-    from autosearch.tracking import autosearch_home, get_tracker
-    from autosearch.views.leaderboard import trials_frame
-    from autosearch.views.render import render
+    from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
 
     overrides = {key: getattr(args, flag) for flag, key in SEARCH_OVERRIDES.items()}
     cfg = load_pipeline(args.pipeline, overrides)
     split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
-    tracker = get_tracker(args.tracker)
+    uri = args.tracker
+    if args.offline:
+        uri = resolve_uri(uri)
+        if not uri.startswith("clearml"):
+            raise AutosearchError("--offline is for the ClearML tracker; add --tracker clearml://<project>.")
+        uri = uri.rstrip("/") + ("&" if "?" in uri else "?") + "offline=1"
+    tracker = get_tracker(uri)
     progress = SilentProgress() if args.quiet else Progress()
     rows = split.summary()["rows"]
     print(f"{cfg.name}: {cfg.task} on {split.dataset.name} ({rows['train']}/{rows['validation']}/{rows['test']} "
           f"train/validation/test rows), {cfg.search.tuner} tuner, up to {cfg.search.max_trials} trials x "
           f"{cfg.search.epochs} epochs", flush=True)
-    result = run_search(cfg, tracker, autosearch_home(), progress, split=split, export=not args.no_export)
+    with tracker:
+        result = run_search(cfg, tracker, autosearch_home(), progress, split=split, export=not args.no_export)
+        _print_outcome(tracker, result, args.top)
+    return 0
+
+
+def _print_outcome(tracker: Any, result: Any, top: int) -> None:
+    from autosearch.views.leaderboard import trials_frame
+    from autosearch.views.render import render
+
     frame = trials_frame(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
     print()
     print(f"Top trials ({result.objective}, {result.direction}):")
-    print(render(frame.head(args.top + 2)))
+    print(render(frame.head(top + 2)))
     metric, base = result.scores["metric"], result.baseline
     print()
     print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "
@@ -255,7 +285,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     if result.bundle:
         print(f"Model bundle: {result.bundle}  (autosearch predict {result.bundle} --input X.csv --output Y.csv)")
     print(f"TensorBoard: tensorboard --logdir {result.tensorboard_dir}")
-    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -283,7 +312,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 COMMANDS = {
     "search": cmd_search, "export": cmd_export, "predict": cmd_predict, "leaderboard": cmd_leaderboard,
     "runs": cmd_runs, "rm": cmd_rm, "gc": cmd_gc, "compare": cmd_compare, "report": cmd_report,
-    "reproduce": cmd_reproduce,
+    "reproduce": cmd_reproduce, "clearml-upload": cmd_clearml_upload,
 }
 
 

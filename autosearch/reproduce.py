@@ -47,10 +47,19 @@ class Reproduction:
 
 
 def find_trial(tracker: Tracker, trial_id: str) -> TrialRecord:
-    """The trial, or an error that lists the closest known ids."""
+    """The trial (by autosearch id, or by ClearML task id of its run or trial), else an error listing close ids."""
     try:
         return tracker.get_trial(trial_id)
     except UnknownTrialError:
+        from autosearch.tracking import autosearch_home
+        from autosearch.tracking.clearml import find_run_by_task_id
+
+        found = find_run_by_task_id(autosearch_home(), trial_id)  # a ClearML task id of a run or trial
+        if found is not None:
+            run_id, trial = found
+            best = trial or tracker.get_run(run_id).best_trial_id
+            if best:
+                return tracker.get_trial(best)
         known = [t.trial_id for t in tracker.find_trials()]
         close = difflib.get_close_matches(trial_id, known, n=3, cutoff=0.5)
         hint = f"closest known ids: {', '.join(close)}" if close else "run 'autosearch leaderboard' to list ids"

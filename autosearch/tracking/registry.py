@@ -34,7 +34,24 @@ def _sqlite(rest: str) -> Tracker:
     return SQLiteTracker(path)
 
 
-_BUILDERS: dict[str, Callable[[str], Tracker]] = {"sqlite": _sqlite}
+def _clearml(rest: str) -> Tracker:
+    """``clearml://<project>[?offline=1]``: ClearML for writes, the local SQLite tracker for reads."""
+    from urllib.parse import parse_qs
+
+    from autosearch.tracking.clearml import ClearMLTracker
+    from autosearch.tracking.composite import CompositeTracker
+    from autosearch.tracking.sqlite import SQLiteTracker
+
+    project, _, query = rest.partition("?")
+    options = parse_qs(query)
+    offline = options.get("offline", ["0"])[0].lower() in ("1", "true", "yes")
+    trial_tasks = options.get("trial_tasks", ["0"])[0].lower() in ("1", "true", "yes")
+    timeout = float(options.get("timeout", ["3"])[0])
+    local = SQLiteTracker(autosearch_home() / "tracker.db")
+    return CompositeTracker(local, [ClearMLTracker(project.strip("/") or None, offline, timeout, trial_tasks)])
+
+
+_BUILDERS: dict[str, Callable[[str], Tracker]] = {"sqlite": _sqlite, "clearml": _clearml}
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -46,6 +63,8 @@ def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:
     if isinstance(uri, Tracker):
         return uri
     uri = resolve_uri(uri)
+    if uri == "clearml":
+        uri = "clearml://"
     scheme, sep, rest = uri.partition("://")
     if not sep or scheme not in _BUILDERS:
         valid = ", ".join(f"{s}://" for s in sorted(_BUILDERS))
