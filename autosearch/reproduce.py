@@ -134,10 +134,10 @@ def reproduce(
     bundle = None
     if export:
         from autosearch.export.bundle import write_bundle
-        from autosearch.export.run import _scores
+        from autosearch.search.runner import evaluate_model
 
         manifest = bundle_manifest(cfg, split, run.run_id, new_id, {}, reproduced.objective)
-        manifest["scores"] = _scores(model, pipeline, manifest, split)
+        manifest["scores"] = evaluate_model(model, pipeline, manifest, split)[0]
         bundle = write_bundle(model, pipeline, workdir / "export", manifest, split.x("validation"))
     return Reproduction(original, reproduced, tolerance, data_changed, drift, bundle)
 

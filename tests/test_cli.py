@@ -43,7 +43,7 @@ BAD_INPUTS = {
                    "--data", csv(t, pd.DataFrame({"x": range(40), "label": ["3.5"] * 39 + ["high"]}))],
         ["non-numeric", "'high'"]),
     "bad override": (lambda t: ["--tuner", "grid"], ["search.tuner = 'grid'", "greedy, bayesian"]),
-    "bad tracker uri": (lambda t: ["--max-rows", "300", "--tracker", "mongodb://x"], ["valid schemes: sqlite://"]),
+    "bad tracker uri": (lambda t: ["--max-rows", "300", "--tracker", "mongodb://x"], ["valid schemes: clearml://, sqlite://"]),
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 import autosearch
 from autosearch.config import load_pipeline
 from autosearch.export.bundle import write_bundle
-from autosearch.export.predictor import BundleError
+from autosearch.export.predictor import BundleError, InputError
 from autosearch.export.run import export_run
 from autosearch.search.runner import prepare_data, run_search
 from autosearch.tracking.sqlite import SQLiteTracker
@@ -127,7 +127,7 @@ def test_a_failed_export_leaves_no_half_bundle_and_keeps_the_old_one(text_run, t
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "keep.txt").write_text("previous bundle")
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="empty"):
         write_bundle(predictor._model, predictor._pipeline, out, predictor.manifest, check_inputs=[])
     assert (out / "keep.txt").read_text() == "previous bundle"
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]

@@ -14,7 +14,7 @@ import pytest
 import autosearch
 from autosearch.config import load_pipeline
 from autosearch.search.runner import run_search
-from autosearch.tracking import EpochMetrics, TrialKind, TrialRecord, TrialState
+from autosearch.tracking import TrialKind, TrialRecord, TrialState
 from autosearch.tracking.sqlite import SQLiteTracker
 from autosearch.views.compare import compare
 from autosearch.views.leaderboard import ViewError, leaderboard

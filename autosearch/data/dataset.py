@@ -20,6 +20,7 @@ from autosearch.config import PipelineConfig
 from autosearch.data import embedded
 from autosearch.data.convert import image_files, load_image, texts_to_array
 from autosearch.errors import DataError
+from autosearch.fileio import sha256_file
 
 # Which embedded data set serves which input kind.
 EMBEDDED = {
@@ -248,19 +249,11 @@ def load_dataset(cfg: PipelineConfig) -> Dataset:
             label_col = _column(frame, cfg.data.label_column, "label", "--label-column", str(path))
             ds = _load_structured_frame(cfg, str(path), frame, label_col,
                                         {"path": str(path.resolve()), "label_column": label_col})
-        ds.source["sha256"] = _file_digest(path) if path.is_file() else None
+        ds.source["sha256"] = sha256_file(path) if path.is_file() else None
     if cfg.data.max_rows is not None and cfg.data.max_rows < len(ds):
         ds = _take_rows(ds, cfg.data.max_rows, cfg.search.seed)
         ds.source["max_rows"] = cfg.data.max_rows
     return ds
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _take_rows(ds: Dataset, n: int, seed: int) -> Dataset:

@@ -9,8 +9,6 @@ place: an interrupted or failed export leaves no half bundle.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 import shutil
 import time
@@ -20,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from autosearch.errors import AutosearchError
+from autosearch.fileio import sha256_file, write_json_atomic
 
 BUNDLE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -30,14 +29,6 @@ TOLERANCE = 1e-5
 
 class ExportError(AutosearchError):
     """A bundle could not be written or does not reproduce the model's predictions."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_digests(root: Path) -> dict[str, str]:
@@ -99,7 +90,7 @@ def write_bundle(
             "versions": package_versions(),
             "files": file_digests(tmp),
         }
-        _write_json(tmp / MANIFEST, full)
+        write_json_atomic(tmp / MANIFEST, full)
         diffs = {}
         for fmt in formats:
             got = load(tmp, format=fmt).outputs(check_inputs)
@@ -111,18 +102,12 @@ def write_bundle(
                 f"{TOLERANCE:g}, per format {diffs}); nothing was written to {out}."
             )
         full["verification"] = {"rows": int(len(expected)), "max_abs_diff": diffs, "tolerance": TOLERANCE}
-        _write_json(tmp / MANIFEST, full)
+        write_json_atomic(tmp / MANIFEST, full)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
 
 
 def _replace_dir(src: Path, dst: Path) -> None:

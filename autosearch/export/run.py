@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from autosearch.config import config_from_run
 from autosearch.export.bundle import ExportError, write_bundle
@@ -34,7 +31,7 @@ def export_run(
     Defaults: ``<run dir>/export/`` for the best trial, ``<run dir>/exports/<trial>/``
     for another one. The data is reloaded and must still match the run's fingerprint.
     """
-    from autosearch.search.runner import bundle_manifest, load_trial_model, prepare_data
+    from autosearch.search.runner import bundle_manifest, evaluate_model, load_trial_model, prepare_data
 
     run = tracker.get_run(resolve_run_id(tracker, run_id))
     if trial_id and "/" not in trial_id:
@@ -58,18 +55,7 @@ def export_run(
     keras_id = trial_id.split("/", 1)[1]
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
     manifest = bundle_manifest(cfg, split, run.run_id, trial_id, {}, trial.objective)
-    manifest["scores"] = _scores(model, pipeline, manifest, split)
+    manifest["scores"] = evaluate_model(model, pipeline, manifest, split)[0]
     best = trial_id == run.best_trial_id
     out = Path(out) if out else run_dir / ("export" if best else f"exports/{keras_id}")
     return write_bundle(model, pipeline, out, manifest, split.x("validation"), force_h5=force_h5)
-
-
-def _scores(model: Any, pipeline: Any, manifest: dict, split: Any) -> dict[str, Any]:
-    from autosearch.export.predictor import model_outputs
-
-    out: dict[str, Any] = {"metric": "accuracy" if manifest["problem"] == "classification" else "mean_absolute_error"}
-    for part in ("validation", "test"):
-        got = model_outputs(model, pipeline, manifest, split.x(part))
-        y = split.y(part)
-        out[part] = float(np.mean(got.argmax(axis=1) == y) if got.ndim == 2 else np.mean(np.abs(got - y)))
-    return out

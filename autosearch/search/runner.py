@@ -33,7 +33,6 @@ from autosearch.data import SplitData, load_dataset, split_dataset
 from autosearch.environment import environment
 from autosearch.errors import SearchError
 from autosearch.data.convert import table_to_array
-from autosearch.export.io import class_probabilities
 from autosearch.search.baselines import run_baselines
 from autosearch.search.progress import Progress, SilentProgress
 from autosearch.search.resources import ResourceSampler
@@ -307,7 +306,7 @@ def _tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     return kwargs
 
 
-def _model_inputs(cfg: PipelineConfig, split: SplitData, part: str) -> Any:
+def _model_inputs(split: SplitData, part: str) -> Any:
     x = split.x(part)
     return table_to_array(x) if isinstance(x, pd.DataFrame) else x
 
@@ -350,24 +349,31 @@ def _write_predictions(path: Path, split: SplitData, part: str, pred: np.ndarray
     tmp.replace(path)
 
 
-def _evaluate_best(model: Any, pipeline: Any, cfg: PipelineConfig, split: SplitData, run_dir: Path) -> dict[str, Any]:
-    """Score the best trial's model on validation and test; store its predictions."""
-    out: dict[str, Any] = {"metric": "accuracy" if cfg.problem == "classification" else "mean_absolute_error"}
+def evaluate_model(model: Any, pipeline: Any, manifest: Mapping[str, Any],
+                   split: SplitData) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Scores on validation and test (accuracy or MAE) and the outputs behind them.
+
+    Goes through the same raw-input path as a reloaded bundle
+    (``model_outputs``), so search, export and serving agree.
+    """
+    from autosearch.export.predictor import model_outputs
+
+    classification = manifest["problem"] == "classification"
+    scores: dict[str, Any] = {"metric": "accuracy" if classification else "mean_absolute_error"}
+    outputs = {}
+    for part in ("validation", "test"):
+        out = outputs[part] = model_outputs(model, pipeline, manifest, split.x(part))
+        y = split.y(part)
+        scores[part] = float(np.mean(out.argmax(axis=1) == y) if classification else np.mean(np.abs(out - y)))
+    return scores, outputs
+
+
+def _write_all_predictions(split: SplitData, outputs: Mapping[str, np.ndarray], run_dir: Path) -> None:
     pred_dir = run_dir / "predictions"
     pred_dir.mkdir(exist_ok=True)
-    for part in ("validation", "test"):
-        x = pipeline.transform_x(_model_inputs(cfg, split, part))
-        raw = model.predict(x, verbose=0, batch_size=256)
-        y = split.y(part)
-        if cfg.problem == "classification":
-            probs = class_probabilities(pipeline, raw, split.dataset.class_names)
-            pred = probs.argmax(axis=1)
-            out[part] = float(np.mean(pred == y))
-        else:
-            probs, pred = None, np.asarray(raw, dtype="float64").reshape(-1)
-            out[part] = float(np.mean(np.abs(pred - y)))
-        _write_predictions(pred_dir / f"{part}.csv", split, part, pred, probs)
-    return out
+    for part, out in outputs.items():
+        probs = out if out.ndim == 2 else None
+        _write_predictions(pred_dir / f"{part}.csv", split, part, out.argmax(axis=1) if probs is not None else out, probs)
 
 
 def input_schema(split: SplitData) -> dict[str, Any]:
@@ -416,7 +422,7 @@ def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras
 
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..."
         auto_model = build_auto_model(cfg, split, run_dir, ak.auto_model.get_tuner_class(cfg.search.tuner), False)
-    (x, y), _ = auto_model._check_and_adapt(_model_inputs(cfg, split, "train"), _model_targets(split, "train"), None)
+    (x, y), _ = auto_model._check_and_adapt(_model_inputs(split, "train"), _model_targets(split, "train"), None)
     auto_model._analyze_data((x, y))
     auto_model._build_hyper_pipeline()
     tuner = auto_model.tuner
@@ -424,6 +430,17 @@ def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras
     tuner._prepare_model_build(trial.hyperparameters, x=x, y=y)
     model = tuner.load_model(trial)
     return model, ak_pipeline.load_pipeline(tuner._pipeline_path(keras_trial_id))
+
+
+def _fit(auto_model: Any, cfg: PipelineConfig, split: SplitData, epochs: int, callbacks: list,
+         hooks: TrialHooks) -> None:
+    """AutoModel.fit on the split, validation passed explicitly (never AutoKeras' validation_split)."""
+    with _interruptible(hooks):
+        auto_model.fit(
+            _model_inputs(split, "train"), _model_targets(split, "train"),
+            validation_data=(_model_inputs(split, "validation"), _model_targets(split, "validation")),
+            epochs=epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
+        )
 
 
 def fixed_hyperparameters(values: Mapping[str, Any]) -> Any:
@@ -472,12 +489,7 @@ def train_trial_again(
     ]
     progress.search_begin(1, epochs, cfg.search.objective, None)
     try:
-        with _interruptible(hooks):
-            auto_model.fit(
-                _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
-                validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
-                epochs=epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
-            )
+        _fit(auto_model, cfg, split, epochs, callbacks, hooks)
     except KeyboardInterrupt:
         hooks.interrupt_current()
         raise
@@ -535,12 +547,7 @@ def run_search(
         ]
         progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
         try:
-            with _interruptible(hooks):
-                auto_model.fit(
-                    _model_inputs(cfg, split, "train"), _model_targets(split, "train"),
-                    validation_data=(_model_inputs(cfg, split, "validation"), _model_targets(split, "validation")),
-                    epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
-                )
+            _fit(auto_model, cfg, split, cfg.search.epochs, callbacks, hooks)
         except Exception as exc:
             # With no completed trial, AutoKeras fails looking for the best one
             # (or KerasTuner gives up after consecutive failures): say why instead.
@@ -555,13 +562,15 @@ def run_search(
             raise SearchError(f"run {run_id}: no trial completed.")
         best_trial_id = list(hooks.results)[best[0]]
         model, pipeline = auto_model.tuner.get_best_model(), auto_model.tuner.get_best_pipeline()
-        scores = _evaluate_best(model, pipeline, cfg, split, run_dir)
+        manifest = bundle_manifest(cfg, split, run_id, best_trial_id, {}, best[1])
+        scores, outputs = evaluate_model(model, pipeline, manifest, split)
+        _write_all_predictions(split, outputs, run_dir)
         summary = {"best_objective": best[1], "scores": scores}
         if export:
             from autosearch.export.bundle import write_bundle
 
-            manifest = bundle_manifest(cfg, split, run_id, best_trial_id, scores, best[1])
-            bundle = write_bundle(model, pipeline, run_dir / "export", manifest, split.x("validation"))
+            bundle = write_bundle(model, pipeline, run_dir / "export", {**manifest, "scores": scores},
+                                  split.x("validation"))
             summary["bundle"] = str(bundle)
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:

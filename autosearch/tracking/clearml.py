@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+from autosearch.fileio import flatten
 from autosearch.tracking.base import Tracker, TrackerWriter
 from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialRecord, TrialState
 
@@ -59,15 +60,10 @@ def server_reachable(url: str, timeout: float) -> bool:
         return False
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "/"))
-        else:
-            out[name] = value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
-    return out
+def _hyperparameters(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A pipeline config as ClearML hyperparameters: ``section/key`` names, scalar values (lists as JSON)."""
+    flat = flatten({k: v for k, v in config.items() if k != "source"}, sep="/")
+    return {k: v if isinstance(v, (int, float, str, bool)) or v is None else json.dumps(v) for k, v in flat.items()}
 
 
 class ClearMLTracker(TrackerWriter):
@@ -115,7 +111,7 @@ class ClearMLTracker(TrackerWriter):
             project_name=project, task_name=f"{run.pipeline} {run.run_id}", tags=tags, reuse_last_task_id=False,
             auto_connect_frameworks=_NO_AUTO_CONNECT, auto_connect_arg_parser=False, auto_resource_monitoring=False,
         )
-        self.task.connect(_flatten({k: v for k, v in run.config.items() if k != "source"}), name="pipeline")
+        self.task.connect(_hyperparameters(run.config), name="pipeline")
         self.task.connect_configuration({"run_id": run.run_id, "data": dict(run.data),
                                          "environment": dict(run.environment)}, name="run")
         self.project = project

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from autosearch.fileio import flatten
 from autosearch.tracking import Tracker
 from autosearch.views.leaderboard import ViewError
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 def _last_epoch(trial: Any) -> dict[str, float]:
@@ -48,7 +38,7 @@ def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
         kind = "trials"
     else:
         ra, rb = tracker.get_run(a), tracker.get_run(b)
-        ca, cb = _flatten(ra.config), _flatten(rb.config)
+        ca, cb = flatten(ra.config), flatten(rb.config)
         diffs = {k: (ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)}
         sa, sb = ra.summary.get("scores", {}), rb.summary.get("scores", {})
         metrics = {

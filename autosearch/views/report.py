@@ -10,14 +10,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from autosearch.tracking import RunInfo, Tracker, TrialKind, TrialState, autosearch_home
+from autosearch.fileio import write_text_atomic
+from autosearch.tracking import RunInfo, Tracker, TrialKind, autosearch_home
 from autosearch.views import svg
 from autosearch.views.leaderboard import HP_PREFIX, trials_frame, varying_hyperparameters
 from autosearch.views.runs import run_dir, runs_frame
@@ -222,12 +222,6 @@ def index_html(tracker: Tracker) -> str:
                                     f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_report(tracker: Tracker, run_ids: Iterable[str] | None = None, out_dir: Path | None = None) -> list[Path]:
     """Write ``<out_dir>/<run id>.html`` for the given runs (default: the newest) and ``index.html``."""
     out_dir = Path(out_dir or autosearch_home() / "reports")
@@ -236,8 +230,8 @@ def write_report(tracker: Tracker, run_ids: Iterable[str] | None = None, out_dir
     paths = []
     for run in runs:
         path = out_dir / f"{run.run_id}.html"
-        _write(path, run_report_html(tracker, run))
+        write_text_atomic(path, run_report_html(tracker, run))
         paths.append(path)
     index = out_dir / "index.html"
-    _write(index, index_html(tracker))
+    write_text_atomic(index, index_html(tracker))
     return [*paths, index]
