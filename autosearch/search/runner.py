@@ -30,9 +30,9 @@ import pandas as pd
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData, load_dataset, split_dataset
+from autosearch.data.convert import table_to_array
 from autosearch.environment import environment
 from autosearch.errors import SearchError
-from autosearch.data.convert import table_to_array
 from autosearch.search.baselines import run_baselines
 from autosearch.search.progress import Progress, SilentProgress
 from autosearch.search.resources import ResourceSampler
