@@ -115,8 +115,9 @@ def test_ctrl_c_marks_the_running_trial_and_the_run_interrupted(home: Path) -> N
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the first epoch is recorded
         time.sleep(0.5)
+        db = home / "tracker.db"
         try:
-            if sqlite3.connect(home / "tracker.db").execute("SELECT count(*) FROM epochs").fetchone()[0]:
+            if db.exists() and sqlite3.connect(db).execute("SELECT count(*) FROM epochs").fetchone()[0]:
                 break
         except sqlite3.OperationalError:  # the search has not created its tables yet
             continue
