@@ -30,6 +30,8 @@ th{cursor:pointer;background:#f6f6f6;user-select:none}th.sorted-asc::after{conte
 th.sorted-desc::after{content:" \\25BC"}tr.baseline td{color:#666;font-style:italic}
 tr.failed td{color:#a00}.meta td:first-child{font-weight:bold}.charts{display:flex;flex-wrap:wrap;gap:16px}
 input#filter{margin:6px 0;padding:4px;width:320px}
+.legend{font-size:11px;max-width:640px}.legend span{margin-right:10px;white-space:nowrap}
+.legend i{display:inline-block;width:10px;height:10px;margin-right:3px}
 """
 
 JS = """
@@ -98,8 +100,16 @@ def _curves(trials: list, objective: str) -> str:
         chart = svg.Chart(f"Learning curves: {metric}", "epoch", metric, [x for _, xs, _ in series for x in xs], ys)
         for i, (t, xs, ys_) in enumerate(series):
             chart.line(xs, ys_, svg.PALETTE[i % len(svg.PALETTE)], t.trial_id)
-        charts.append(chart.render())
+        charts.append(f"<div>{chart.render()}{_legend([t.trial_id for t, _, _ in series])}</div>")
     return "".join(charts)
+
+
+def _legend(names: list[str]) -> str:
+    items = "".join(
+        f'<span><i style="background:{svg.PALETTE[i % len(svg.PALETTE)]}"></i>{_e(n.split("/", 1)[-1])}</span>'
+        for i, n in enumerate(names))
+    return f'<div class="legend">trial: {items}</div>'
+
 
 
 def _parallel(frame: pd.DataFrame) -> str:
