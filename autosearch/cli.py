@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="CSV file (text or tables), or image file(s)/folder")
     p.add_argument("--output", type=Path, required=True, help="CSV file to write")
     p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
-    p.add_argument("--batch-rows", type=int, default=10_000, help="rows read and predicted at a time")
+    p.add_argument("--batch-rows", type=_positive, default=10_000, help="rows read and predicted at a time")
     lb = sub.add_parser("leaderboard", help="the trials of a run (default: the newest), ranked")
     lb.add_argument("run_id", nargs="?")
     lb.add_argument("--all-runs", action="store_true")
@@ -116,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("b")
     c.add_argument("--tracker")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -245,16 +252,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     from autosearch.search.progress import Progress, SilentProgress
     from autosearch.search.runner import prepare_data, run_search
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
+    from autosearch.tracking.registry import offline_uri
 
     overrides = {key: getattr(args, flag) for flag, key in SEARCH_OVERRIDES.items()}
     cfg = load_pipeline(args.pipeline, overrides)
     split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     uri = args.tracker
     if args.offline:
-        uri = resolve_uri(uri)
-        if not uri.startswith("clearml"):
-            raise AutosearchError("--offline is for the ClearML tracker; add --tracker clearml://<project>.")
-        uri = uri.rstrip("/") + ("&" if "?" in uri else "?") + "offline=1"
+        uri = offline_uri(resolve_uri(uri))
     tracker = get_tracker(uri)
     progress = SilentProgress() if args.quiet else Progress()
     rows = split.summary()["rows"]

@@ -96,12 +96,12 @@ def parse_duration(value: Any, where: str = "time_budget") -> float | None:
         return float(value)
     text = str(value).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
+        return float(text) or None
     parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
     if not text or not parts or not any(parts.groups()):
         raise ConfigError(f"{where} = {value!r} is not a duration; use e.g. 90s, 10m or 1h30m.")
     h, m, s = (int(g or 0) for g in parts.groups())
-    return float(h * 3600 + m * 60 + s)
+    return float(h * 3600 + m * 60 + s) or None
 
 
 def _check_keys(source: str, section: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -189,6 +189,8 @@ def _validate(cfg: PipelineConfig) -> None:
     for key in ("max_trials", "epochs", "batch_size"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{src}: search.{key} = {getattr(s, key)} must be at least 1.")
+    if not 0 <= s.seed < 2**32:
+        raise ConfigError(f"{src}: search.seed = {s.seed} must be between 0 and 2**32 - 1.")
     if s.patience < 0:
         raise ConfigError(f"{src}: search.patience = {s.patience} must be 0 (off) or more.")
     sp = cfg.split

@@ -64,6 +64,7 @@ def test_unknown_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
     ({"space.max_tokens": [100, 200]}, ["space.max_tokens", "fixed setting"]),
     ({"space.optimizer": "adagrad"}, ["space.optimizer", "adam"]),
     ({"space.depth": 3}, ["space.depth", "embedding_dim"]),
+    ({"search.seed": -1}, ["search.seed", "2**32"]),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(override: dict, words: list[str]) -> None:
     with pytest.raises(ConfigError) as info:
@@ -88,6 +89,7 @@ def test_missing_pipeline_lists_known_ones() -> None:
         load_pipeline(PIPELINES / "nope.toml")
 
 
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("45", 45), (None, None)])
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("45", 45), (None, None),
+                                           ("0", None), ("0s", None)])
 def test_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds

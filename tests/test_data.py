@@ -124,6 +124,13 @@ def load_dataset_and_split(c):
     return split_dataset(ds, c.split.validation, c.split.test, c.search.seed)
 
 
+def test_split_fractions_that_cannot_be_stratified_are_a_data_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, reviews())
+    with pytest.raises(DataError, match="split"):
+        load_dataset_and_split(cfg("text", **{"data.dataset": str(path), "data.text_column": "review",
+                                              "split.validation": 0.3, "split.test": 0.5, "data.max_rows": 20}))
+
+
 def test_non_numeric_regression_target_is_rejected(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": range(50), "label": ["1.5"] * 49 + ["high"]})
     path = write_csv(tmp_path, frame)

@@ -121,6 +121,24 @@ def test_exporting_another_trial_goes_to_exports(text_run) -> None:
     assert manifest["scores"]["validation"] == pytest.approx(other.objective, abs=1e-6)
 
 
+def test_only_search_trials_with_a_checkpoint_can_be_exported(text_run, tmp_path: Path) -> None:
+    from autosearch.export.bundle import ExportError
+
+    tracker, result, _ = text_run
+    with pytest.raises(ExportError, match="baseline trial"):
+        export_run(tracker, result.run_id, "baseline-majority")
+    other = next(t for t in tracker.list_trials(result.run_id)
+                 if t.trial_id != result.best_trial_id and t.kind.value == "search")
+    ckpt = result.run_dir / "autokeras" / f"trial_{other.trial_id.split('/')[1]}" / "checkpoint.weights.h5"
+    moved = tmp_path / "ckpt.h5"
+    ckpt.rename(moved)
+    try:
+        with pytest.raises(ExportError, match="no checkpoint.*autosearch gc"):
+            export_run(tracker, result.run_id, other.trial_id, out=tmp_path / "b")
+    finally:
+        moved.rename(ckpt)
+
+
 def test_a_failed_export_leaves_no_half_bundle_and_keeps_the_old_one(text_run, tmp_path: Path) -> None:
     _, result, _ = text_run
     predictor = autosearch.load(result.bundle)

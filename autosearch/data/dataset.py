@@ -290,10 +290,19 @@ def split_dataset(ds: Dataset, validation: float, test: float, seed: int) -> Spl
                 "(one per split). Add rows or drop the class."
             )
     strat = ds.y if n_classes else None
-    rest, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=seed, stratify=strat)
-    strat_rest = ds.y[rest] if n_classes else None
-    train_idx, val_idx = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)
+    try:
+        rest, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=seed, stratify=strat)
+        strat_rest = ds.y[rest] if n_classes else None
+        train_idx, val_idx = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)
+    except ValueError as exc:  # scikit-learn cannot stratify these fractions
+        raise DataError(f"{ds.name}: cannot split {n} rows {1 - test - validation:.0%}/{validation:.0%}/{test:.0%} "
+                        f"by class ({exc}); give more rows or other split fractions.") from None
     indices = {"train": np.sort(train_idx), "validation": np.sort(val_idx), "test": np.sort(test_idx)}
+    for part, idx in indices.items():
+        missing = sorted(set(range(n_classes)) - set(ds.y[idx].tolist())) if n_classes else []
+        if missing:
+            raise DataError(f"{ds.name}: class '{ds.class_names[missing[0]]}' has no row in the {part} split; "
+                            "give more rows of it or other split fractions.")
     return SplitData(ds, indices, fingerprint(ds, indices))
 
 

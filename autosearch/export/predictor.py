@@ -117,7 +117,13 @@ def _to_raw_array(kind: str, manifest: Mapping[str, Any], raw: Any) -> Any:
         if not files:
             raise InputError(f"no image files in {', '.join(map(str, paths))}.")
         return np.stack([load_image(f, shape[:2], channels=shape[2]) for f in files])
-    arr = np.asarray(raw, dtype="float32")
+    if isinstance(raw, pd.DataFrame):
+        raise InputError("image models take image files, a folder or an array (n, height, width, channels), "
+                         "not a CSV table.")
+    try:
+        arr = np.asarray(raw, dtype="float32")
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"images must be numeric arrays ({exc}).") from None
     if arr.ndim == len(shape):
         arr = arr[np.newaxis]
     if arr.ndim == 3 and len(shape) == 3 and shape[2] == 1:

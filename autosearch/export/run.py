@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autosearch.config import config_from_run
 from autosearch.export.bundle import ExportError, write_bundle
-from autosearch.tracking import Tracker, TrialState
+from autosearch.tracking import Tracker, TrialKind, TrialState
 
 
 def resolve_run_id(tracker: Tracker, run_id: str | None) -> str:
@@ -42,6 +42,9 @@ def export_run(
     trial = tracker.get_trial(trial_id, with_epochs=False)
     if trial.run_id != run.run_id:
         raise ExportError(f"trial {trial_id} belongs to run {trial.run_id}, not {run.run_id}.")
+    if trial.kind is not TrialKind.SEARCH:
+        hint = " (use 'autosearch reproduce TRIAL --export' for a reproduction)" if trial.kind is TrialKind.REPRODUCTION else ""
+        raise ExportError(f"trial {trial_id} is a {trial.kind.value} trial; export takes search trials{hint}.")
     if trial.state is not TrialState.COMPLETED:
         raise ExportError(f"trial {trial_id} is {trial.state.value}; only completed trials have a model to export.")
     cfg = config_from_run(run.config, run.run_id)
@@ -53,6 +56,10 @@ def export_run(
         )
     run_dir = Path(run.summary["run_dir"])
     keras_id = trial_id.split("/", 1)[1]
+    checkpoint = run_dir / "autokeras" / f"trial_{keras_id}" / "checkpoint.weights.h5"
+    if not checkpoint.is_file():
+        raise ExportError(f"trial {trial_id} has no checkpoint at {checkpoint} (removed by 'autosearch gc'?); "
+                          "reproduce it with 'autosearch reproduce TRIAL --export' instead.")
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
     manifest = bundle_manifest(cfg, split, run.run_id, trial_id, {}, trial.objective)
     manifest["scores"] = evaluate_model(model, pipeline, manifest, split)[0]

@@ -167,9 +167,11 @@ class TrialHooks:
         self.progress.epoch_end(epoch, total_epochs, metrics)
         return self.budget_exhausted()
 
-    def trial_end(self, trial: Any, first_epoch: int = 0) -> None:
+    def trial_end(self, trial: Any, kt_status: str, first_epoch: int = 0) -> None:
+        """Record a trial KerasTuner finished; ``kt_status`` is its status before the oracle's end_trial,
+        which turns a crashed (INVALID) trial into FAILED when it will not be retried."""
         tid = self.full_id(trial)
-        state = _KT_STATES.get(str(getattr(trial.status, "value", trial.status)), TrialState.FAILED)
+        state = _KT_STATES.get(kt_status, TrialState.FAILED)
         best = best_of(self.history.get(tid, []), self.cfg.search.direction)
         error = None
         if state is not TrialState.COMPLETED:
@@ -179,7 +181,7 @@ class TrialHooks:
             state, error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
         objective = best[1] if best and state is TrialState.COMPLETED else None
         best_epoch = first_epoch + best[0] if best and state is TrialState.COMPLETED else None
-        extra = {"keras_tuner_status": str(getattr(trial.status, "value", trial.status)), **self._resources(tid)}
+        extra = {"keras_tuner_status": kt_status, **self._resources(tid)}
         if tid in self.summaries:
             extra["model_summary"] = self.summaries[tid]
         self.tracker.finish_trial(
@@ -195,10 +197,14 @@ class TrialHooks:
         sampler = self.samplers.pop(tid, None)
         return sampler.stop() if sampler else {}
 
-    def interrupt_current(self) -> None:
+    def abort_current(self, exc: BaseException) -> None:
+        """Close a trial left RUNNING when the search stops: INTERRUPTED on Ctrl-C, FAILED otherwise."""
         if self.current is not None:
-            self.tracker.finish_trial(self.current, TrialState.INTERRUPTED, ended_at=time.time(),
-                                      error="interrupted (KeyboardInterrupt)", extra=self._resources(self.current))
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            self.tracker.finish_trial(
+                self.current, TrialState.INTERRUPTED if interrupted else TrialState.FAILED, ended_at=time.time(),
+                error="interrupted (Ctrl-C)" if interrupted else f"{type(exc).__name__}: {exc}"[:500],
+                extra=self._resources(self.current))
             self.current = None
 
 
@@ -239,8 +245,11 @@ def _tracked_tuner(base: type, hooks: TrialHooks) -> type:
             return super()._build_and_fit_model(trial, *args, **kwargs)
 
         def on_trial_end(self, trial: Any) -> None:
-            super().on_trial_end(trial)  # scores the trial in the oracle
-            hooks.trial_end(trial, int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
+            status = str(getattr(trial.status, "value", trial.status))
+            try:
+                super().on_trial_end(trial)  # scores the trial; may raise after too many consecutive failures
+            finally:
+                hooks.trial_end(trial, status, int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
 
     Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
     return Tracked
@@ -490,8 +499,11 @@ def train_trial_again(
     progress.search_begin(1, epochs, cfg.search.objective, None)
     try:
         _fit(auto_model, cfg, split, epochs, callbacks, hooks)
-    except KeyboardInterrupt:
-        hooks.interrupt_current()
+    except BaseException as exc:
+        hooks.abort_current(exc)
+        if isinstance(exc, Exception) and hooks.results.get(record.trial_id) is None:
+            raise SearchError(f"the reproduction {record.trial_id} did not complete: "
+                              f"{hooks.errors.get(record.trial_id) or f'{type(exc).__name__}: {exc}'}") from exc
         raise
     if hooks.results.get(record.trial_id) is None:
         raise SearchError(f"the reproduction {record.trial_id} did not complete: {hooks.errors.get(record.trial_id)}")
@@ -520,7 +532,7 @@ def run_search(
     import keras
 
     run_id = new_run_id()
-    run_dir = home / "runs" / run_id
+    run_dir = (Path(home) / "runs" / run_id).resolve()  # recorded absolute: commands may run elsewhere
     run_dir.mkdir(parents=True)
     t0 = time.monotonic()
     data_summary = split.summary()
@@ -549,12 +561,17 @@ def run_search(
         try:
             _fit(auto_model, cfg, split, cfg.search.epochs, callbacks, hooks)
         except Exception as exc:
-            # With no completed trial, AutoKeras fails looking for the best one
-            # (or KerasTuner gives up after consecutive failures): say why instead.
+            # With no completed trial AutoKeras fails looking for the best one, and
+            # KerasTuner gives up after 3 consecutive failed trials: say why instead.
+            errors = "; ".join(sorted(set(filter(None, hooks.errors.values()))))
             if best_of(list(hooks.results.values()), cfg.search.direction) is None:
-                errors = "; ".join(sorted(set(filter(None, hooks.errors.values()))))
                 raise SearchError(
                     f"run {run_id}: no trial completed ({errors or f'{type(exc).__name__}: {exc}'})."
+                ) from exc
+            if "consecutive failures" in str(exc):
+                raise SearchError(
+                    f"run {run_id}: KerasTuner stopped the search after consecutive failed trials ({errors}); "
+                    f"the completed ones are in 'autosearch leaderboard {run_id}'."
                 ) from exc
             raise
         best = best_of(list(hooks.results.values()), cfg.search.direction)
@@ -573,12 +590,12 @@ def run_search(
                                   split.x("validation"))
             summary["bundle"] = str(bundle)
         status = RunStatus.COMPLETED
-    except KeyboardInterrupt:
-        hooks.interrupt_current()
+    except KeyboardInterrupt as exc:
+        hooks.abort_current(exc)
         status = RunStatus.INTERRUPTED
         raise
     except BaseException as exc:
-        hooks.interrupt_current()
+        hooks.abort_current(exc)
         summary = {"error": f"{type(exc).__name__}: {exc}"}
         raise
     finally:

@@ -32,6 +32,10 @@ class CompositeTracker(Tracker):
                 print(f"warning: {writer.uri} failed ({type(exc).__name__}: {exc}); "
                       f"continuing with {self.primary.uri} only.", file=sys.stderr)
                 self.writers.remove(writer)
+                try:
+                    writer.close()
+                except Exception:  # noqa: BLE001 - best effort on a writer that already failed
+                    pass
 
     def start_run(self, run: RunInfo) -> None:
         self.primary.start_run(run)

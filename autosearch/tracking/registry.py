@@ -46,7 +46,10 @@ def _clearml(rest: str) -> Tracker:
     options = parse_qs(query)
     offline = options.get("offline", ["0"])[0].lower() in ("1", "true", "yes")
     trial_tasks = options.get("trial_tasks", ["0"])[0].lower() in ("1", "true", "yes")
-    timeout = float(options.get("timeout", ["3"])[0])
+    try:
+        timeout = float(options.get("timeout", ["3"])[0])
+    except ValueError:
+        raise TrackerError(f"clearml://{rest}: timeout must be a number of seconds, e.g. ?timeout=10.") from None
     local = SQLiteTracker(autosearch_home() / "tracker.db")
     return CompositeTracker(local, [ClearMLTracker(project.strip("/") or None, offline, timeout, trial_tasks)])
 
@@ -56,6 +59,15 @@ _BUILDERS: dict[str, Callable[[str], Tracker]] = {"sqlite": _sqlite, "clearml": 
 
 def resolve_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("AUTOSEARCH_TRACKING_URI") or default_uri()
+
+
+def offline_uri(uri: str) -> str:
+    """A ClearML tracker URI with ``offline=1`` added (``clearml``, ``clearml://``, ``clearml://p?x=1``)."""
+    if uri == "clearml":
+        uri = "clearml://"
+    if not uri.startswith("clearml://"):
+        raise TrackerError(f"--offline is for the ClearML tracker, not '{uri}'; add --tracker clearml://<project>.")
+    return uri + ("&" if "?" in uri else "?") + "offline=1"
 
 
 def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:

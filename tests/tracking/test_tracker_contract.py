@@ -171,6 +171,25 @@ def test_a_failed_write_leaves_no_partial_trial(tmp_path: Path) -> None:
 
 # -- selecting a backend ---------------------------------------------------------
 
+def test_a_path_that_is_not_a_database_is_a_tracker_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("not a database " * 100)
+    with pytest.raises(TrackerError, match="not an autosearch tracker database"):
+        SQLiteTracker(tmp_path / "notes.db")
+    with pytest.raises(TrackerError, match="cannot open tracker"):
+        SQLiteTracker(tmp_path)
+
+
+@pytest.mark.parametrize("uri, expected", [
+    ("clearml", "clearml://?offline=1"), ("clearml://", "clearml://?offline=1"),
+    ("clearml://p", "clearml://p?offline=1"), ("clearml://p?timeout=5", "clearml://p?timeout=5&offline=1")])
+def test_offline_is_added_to_any_clearml_uri(uri: str, expected: str) -> None:
+    from autosearch.tracking.registry import offline_uri
+
+    assert offline_uri(uri) == expected
+    with pytest.raises(TrackerError, match="--offline is for the ClearML tracker"):
+        offline_uri("sqlite:///x.db")
+
+
 def test_unknown_scheme_error_lists_valid_schemes(tmp_path: Path) -> None:
     with pytest.raises(TrackerError, match=r"valid schemes: .*sqlite://"):
         get_tracker("mongodb://localhost/x")
