@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--image-size", help="HxW images are resized to, e.g. 32x32")
     s.add_argument("--max-rows", type=int, help="use a seeded sample of this many rows")
     s.add_argument("--tracker", help="tracker URI (default: $AUTOSEARCH_TRACKING_URI or sqlite:///<home>/tracker.db)")
-    s.add_argument("--top", type=int, default=5, help="trials to list at the end")
+    s.add_argument("--top", type=_positive, default=5, help="trials to list at the end")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--status", help="completed, failed, invalid, interrupted or running")
     lb.add_argument("--kind", help="search, baseline or reproduction")
     lb.add_argument("--sort", help="column to sort by (-column: descending); default: objective")
-    lb.add_argument("--top", type=int)
+    lb.add_argument("--top", type=_positive)
     lb.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
     lb.add_argument("--tracker")
 

@@ -116,6 +116,11 @@ def _replace_dir(src: Path, dst: Path) -> None:
     if dst.exists():
         old = dst.parent / f".{dst.name}.old-{secrets.token_hex(3)}"
         dst.rename(old)
-    src.rename(dst)
+    try:
+        src.rename(dst)
+    except OSError:
+        if old is not None:
+            old.rename(dst)  # put the previous bundle back
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -80,6 +80,7 @@ class ClearMLTracker(TrackerWriter):
         self._run: RunInfo | None = None
         self._rows: dict[str, dict[str, Any]] = {}
         self._children: dict[str, str] = {}
+        self._child_tasks: dict[str, Any] = {}
 
     # -- the SDK ------------------------------------------------------------------
     def _decide_offline(self) -> bool:
@@ -126,6 +127,7 @@ class ClearMLTracker(TrackerWriter):
             child.set_parent(self.task.id)
             child.connect(dict(trial.hyperparameters), name="hyperparameters")
             self._children[trial.trial_id] = child.id
+            self._child_tasks[trial.trial_id] = child
 
     def _series(self, trial_id: str) -> str:
         return trial_id.split("/", 1)[-1]
@@ -138,6 +140,14 @@ class ClearMLTracker(TrackerWriter):
     def finish_trial(self, trial_id: str, state: TrialState, *, ended_at: float, objective: float | None = None,
                      best_epoch: int | None = None, trainable_params: int | None = None, error: str | None = None,
                      extra: Mapping[str, Any] | None = None) -> None:
+        child = self._child_tasks.pop(trial_id, None)
+        if child is not None:  # a per-trial task: its result, then its final status
+            if objective is not None:
+                child.get_logger().report_single_value("objective", float(objective))
+            if TrialState(state) is TrialState.COMPLETED:
+                child.mark_completed(force=True)
+            else:
+                child.mark_failed(force=True, status_message=error or TrialState(state).value)
         row = self._rows.setdefault(trial_id, {"trial": trial_id})
         row.update(state=TrialState(state).value, objective=objective,
                    best_epoch=None if best_epoch is None else best_epoch + 1, params=trainable_params, error=error)
