@@ -146,7 +146,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
-    from autosearch.views.render import markdown_table, text_table
+    from autosearch.views.render import display_runs, markdown_table, text_table
     from autosearch.views.runs import runs_frame
 
     frame = runs_frame(get_tracker(args.tracker))
@@ -154,20 +154,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", date_format="iso"),
               end="")
         return 0
-    shown = frame.assign(
-        best_objective=frame.get("best_objective", pd_none()).map(lambda v: "-" if v != v or v is None else f"{v:.4f}"),
-        test_score=frame.get("test_score", pd_none()).map(lambda v: "-" if v != v or v is None else f"{v:.4f}"),
-        disk_mb=frame.get("disk_mb", pd_none()).map(lambda v: f"{v:.1f}"),
-        started_at=frame.get("started_at", pd_none()).map(lambda v: str(v)[:19]),
-    ).drop(columns=["duration_s"], errors="ignore") if not frame.empty else frame
-    print((markdown_table if args.format == "markdown" else text_table)(shown))
+    print((markdown_table if args.format == "markdown" else text_table)(display_runs(frame)))
     return 0
-
-
-def pd_none():  # an empty column for frames with no rows
-    import pandas as pd
-
-    return pd.Series(dtype=object)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -230,10 +218,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_clearml_upload(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.tracking.clearml import upload_offline_session
-    from autosearch.views.runs import run_dir
-
     run = get_tracker(args.tracker).get_run(args.run_id)
-    record = upload_offline_session(run_dir(run))
+    record = upload_offline_session(run.run_dir)
     print(f"uploaded run {run.run_id} as ClearML task {record['uploaded_task_id']}"
           + (" with its bundle as output model" if record.get("output_model_published") else ""))
     return 0

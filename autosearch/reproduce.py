@@ -121,8 +121,7 @@ def reproduce(
     drift = environment_drift(run.environment, environment())
     siblings = [t for t in tracker.find_trials([run.run_id]) if t.reproduces == original.trial_id]
     new_id = f"{original.trial_id}-r{len(siblings) + 1}"
-    run_dir = Path(run.summary["run_dir"])
-    workdir = run_dir / "reproductions" / new_id.split("/", 1)[1]
+    workdir = run.run_dir / "reproductions" / new_id.split("/", 1)[1]
     record = TrialRecord(
         trial_id=new_id, run_id=run.run_id, kind=TrialKind.REPRODUCTION, state=TrialState.RUNNING,
         hyperparameters=dict(original.hyperparameters), seed=original.seed, started_at=time.time(),

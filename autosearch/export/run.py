@@ -54,7 +54,7 @@ def export_run(
             f"the data of run {run.run_id} changed since the search (fingerprint {split.fingerprint[:12]}… != "
             f"{str(run.fingerprint)[:12]}…); restore it to export this run."
         )
-    run_dir = Path(run.summary["run_dir"])
+    run_dir = run.run_dir
     keras_id = trial_id.split("/", 1)[1]
     checkpoint = run_dir / "autokeras" / f"trial_{keras_id}" / "checkpoint.weights.h5"
     if not checkpoint.is_file():

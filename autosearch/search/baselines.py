@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autosearch.data import SplitData
+from autosearch.data import SplitData, majority_baseline
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def run_baselines(split: SplitData, seed: int) -> list[BaselineResult]:
     """The majority (or mean) predictor and the classical model, fitted on train."""
     ds = split.dataset
     metric = "accuracy" if ds.problem == "classification" else "mean_absolute_error"
-    majority = split.summary()["baseline"]
+    majority = majority_baseline(split)
     out = [BaselineResult(majority["name"], f"always predicts {majority['prediction']!s:.40}", metric,
                           majority["validation"], majority["test"], 0.0)]
     name, description, model, features = _classical(split, seed)

@@ -406,15 +406,17 @@ def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id
     }
 
 
-def build_auto_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, tuner: Any, overwrite: bool) -> Any:
-    """The AutoModel of a pipeline: one code path for searching and for rebuilding trials."""
+def build_auto_model(cfg: PipelineConfig, split: SplitData, directory: Path, tuner: Any, overwrite: bool,
+                     max_trials: int | None = None, tuner_kwargs: Mapping[str, Any] | None = None) -> Any:
+    """The AutoModel of a pipeline: one code path for searching, rebuilding and re-training trials."""
     import autokeras as ak
 
     node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
     return ak.AutoModel(
-        inputs=node, outputs=head, project_name="autokeras", directory=str(run_dir),
-        max_trials=cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
-        objective=_objective(cfg), max_model_size=cfg.search.max_model_size, **_tuner_kwargs(cfg),
+        inputs=node, outputs=head, project_name="autokeras", directory=str(directory),
+        max_trials=max_trials or cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
+        objective=_objective(cfg), max_model_size=cfg.search.max_model_size,
+        **(_tuner_kwargs(cfg) if tuner_kwargs is None else tuner_kwargs),
     )
 
 
@@ -485,13 +487,9 @@ def train_trial_again(
     progress = progress or SilentProgress()
     hooks = TrialHooks(tracker, record.run_id, cfg, progress, workdir, as_trial=record)
     tuner_cls = _tracked_tuner(ak.auto_model.get_tuner_class("greedy"), hooks)
-    node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
-    auto_model = ak.AutoModel(
-        inputs=node, outputs=head, project_name="autokeras", directory=str(workdir), max_trials=1,
-        tuner=tuner_cls, overwrite=True, seed=cfg.search.seed,
-        objective=_objective(cfg), hyperparameters=fixed_hyperparameters(record.hyperparameters),
-        tune_new_entries=False, allow_new_entries=True,
-    )
+    auto_model = build_auto_model(cfg, split, workdir, tuner_cls, overwrite=True, max_trials=1, tuner_kwargs={
+        "hyperparameters": fixed_hyperparameters(record.hyperparameters), "tune_new_entries": False,
+        "allow_new_entries": True})
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction, patience=epochs + 1),
         keras.callbacks.TensorBoard(log_dir=str(workdir / "tensorboard")),

@@ -171,8 +171,7 @@ class ClearMLTracker(TrackerWriter):
         summary = dict(summary or {})
         self._report_leaderboard()
         self.task.add_tags([f"status:{RunStatus(status).value.lower()}"])
-        run_dir = Path(summary.get("run_dir") or (self._run.summary.get("run_dir") if self._run else "."))
-        out = run_dir / "clearml"
+        out = (self._run.run_dir or Path(".")) / "clearml"
         out.mkdir(parents=True, exist_ok=True)
         bundle = summary.get("bundle")
         if bundle and (Path(bundle) / "manifest.json").exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 
@@ -84,6 +85,12 @@ class RunInfo:
     @property
     def fingerprint(self) -> str | None:
         return self.data.get("fingerprint")
+
+    @property
+    def run_dir(self) -> Path | None:
+        """Where the run's files live (recorded absolute at start)."""
+        path = self.summary.get("run_dir")
+        return Path(path) if path else None
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -62,6 +62,16 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def display_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The run list as a person reads it: scores to 4 places, disk in MB, start to the second."""
+    if frame.empty:
+        return frame
+    return frame.assign(
+        best_objective=frame["best_objective"].map(_num), test_score=frame["test_score"].map(_num),
+        disk_mb=frame["disk_mb"].map(lambda v: f"{v:.1f}"), started_at=frame["started_at"].map(lambda v: str(v)[:19]),
+    ).drop(columns=["duration_s"])
+
+
 def text_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no rows)"

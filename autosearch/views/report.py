@@ -20,7 +20,7 @@ from autosearch.fileio import write_text_atomic
 from autosearch.tracking import RunInfo, Tracker, TrialKind, autosearch_home
 from autosearch.views import svg
 from autosearch.views.leaderboard import HP_PREFIX, trials_frame, varying_hyperparameters
-from autosearch.views.runs import run_dir, runs_frame
+from autosearch.views.runs import runs_frame
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -159,7 +159,7 @@ def _progress(trials: list, objective: str, direction: str) -> str:
 
 
 def _best_trial(run: RunInfo) -> str:
-    path = run_dir(run)
+    path = run.run_dir
     test = path / "predictions" / "test.csv" if path else None
     if test is None or not test.exists():
         return "<p>No stored predictions for the best trial.</p>"

@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind
-
-
-def run_dir(run: RunInfo) -> Path | None:
-    path = run.summary.get("run_dir")
-    return Path(path) if path else None
+from autosearch.tracking import RunStatus, Tracker, TrialKind
 
 
 def disk_use(path: Path | None) -> int:
@@ -36,7 +31,7 @@ def runs_frame(tracker: Tracker) -> pd.DataFrame:
             "best_objective": run.summary.get("best_objective"), "test_metric": scores.get("metric"),
             "test_score": scores.get("test"), "trials": counts.get(run.run_id, 0),
             "started_at": pd.to_datetime(run.started_at, unit="s", utc=True),
-            "duration_s": run.summary.get("duration"), "disk_mb": disk_use(run_dir(run)) / 2**20,
+            "duration_s": run.summary.get("duration"), "disk_mb": disk_use(run.run_dir) / 2**20,
         })
     return pd.DataFrame(rows)
 
@@ -44,7 +39,7 @@ def runs_frame(tracker: Tracker) -> pd.DataFrame:
 def delete_run(tracker: Tracker, run_id: str) -> Path | None:
     """Remove a run's directory and its tracker rows (trials and epochs included)."""
     run = tracker.get_run(run_id)
-    path = run_dir(run)
+    path = run.run_dir
     tracker.delete_run(run_id)
     if path is not None and path.exists():
         shutil.rmtree(path)
@@ -72,7 +67,7 @@ def gc_plan(tracker: Tracker, keep_best: bool) -> GcPlan:
         if run.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             dead.append(run.run_id)
             continue
-        path = run_dir(run)
+        path = run.run_dir
         if path is None or run.status is RunStatus.RUNNING:
             continue
         best = run.best_trial_id.split("/", 1)[1] if run.best_trial_id else None
