@@ -32,9 +32,19 @@ SEARCH_OVERRIDES = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autosearch", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Options every sub-command takes, before or after its name (SUPPRESS keeps a
+    # sub-command's default from overwriting a --debug given before it).
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    tracked = argparse.ArgumentParser(add_help=False, parents=[debug])
+    tracked.add_argument("--tracker", help="tracker URI (default: $AUTOSEARCH_TRACKING_URI or "
+                                           "sqlite:///<home>/tracker.db)")
+    subparsers = parser.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("search", help="run a tracked AutoKeras search")
+    def sub(name: str, help: str, tracker: bool = True) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, help=help, parents=[tracked if tracker else debug])
+
+    s = sub("search", "run a tracked AutoKeras search")
     s.add_argument("--pipeline", "-p", default="text",
                    help="pipeline name in pipelines/ or a path to a .toml file (default: text)")
     s.add_argument("--max-trials", type=int)
@@ -50,26 +60,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--feature-columns", help="comma-separated feature columns (structured data)")
     s.add_argument("--image-size", help="HxW images are resized to, e.g. 32x32")
     s.add_argument("--max-rows", type=int, help="use a seeded sample of this many rows")
-    s.add_argument("--tracker", help="tracker URI (default: $AUTOSEARCH_TRACKING_URI or sqlite:///<home>/tracker.db)")
     s.add_argument("--top", type=_positive, default=5, help="trials to list at the end")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
 
-    e = sub.add_parser("export", help="write a run's best (or a given) trial as a bundle")
+    e = sub("export", "write a run's best (or a given) trial as a bundle")
     e.add_argument("run_id", nargs="?", help="run id (default: the newest run)")
     e.add_argument("--trial", help="trial id (<run id>/<n> or just <n>; default: the best trial)")
     e.add_argument("--out", type=Path, help="bundle directory (default: <run dir>/export or exports/<trial>)")
     e.add_argument("--h5", action="store_true", help="skip the SavedModel and write the H5 fallback")
-    e.add_argument("--tracker")
 
-    p = sub.add_parser("predict", help="predict raw inputs with an exported bundle")
+    p = sub("predict", "predict raw inputs with an exported bundle", tracker=False)
     p.add_argument("bundle", type=Path)
     p.add_argument("--input", required=True, help="CSV file (text or tables), or image file(s)/folder")
     p.add_argument("--output", type=Path, required=True, help="CSV file to write")
     p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
     p.add_argument("--batch-rows", type=_positive, default=10_000, help="rows read and predicted at a time")
-    lb = sub.add_parser("leaderboard", help="the trials of a run (default: the newest), ranked")
+    lb = sub("leaderboard", "the trials of a run (default: the newest), ranked")
     lb.add_argument("run_id", nargs="?")
     lb.add_argument("--all-runs", action="store_true")
     lb.add_argument("--task", help="only runs of this task or pipeline")
@@ -78,43 +86,35 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--sort", help="column to sort by (-column: descending); default: objective")
     lb.add_argument("--top", type=_positive)
     lb.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
-    lb.add_argument("--tracker")
 
-    r = sub.add_parser("runs", help="list runs")
+    r = sub("runs", "list runs")
     r.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
-    r.add_argument("--tracker")
 
-    rm = sub.add_parser("rm", help="delete runs: directory and tracker rows")
+    rm = sub("rm", "delete runs: directory and tracker rows")
     rm.add_argument("run_ids", nargs="+")
     rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    rm.add_argument("--tracker")
 
-    gc = sub.add_parser("gc", help="delete failed/interrupted runs and trial checkpoints")
+    gc = sub("gc", "delete failed/interrupted runs and trial checkpoints")
     gc.add_argument("--keep-best", action="store_true", help="keep each run's best trial checkpoint")
     gc.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    gc.add_argument("--tracker")
 
-    rep = sub.add_parser("report", help="write self-contained HTML reports (run + index of all runs)")
+    rep = sub("report", "write self-contained HTML reports (run + index of all runs)")
     rep.add_argument("run_ids", nargs="*", help="runs to report (default: the newest; --all-runs for all)")
     rep.add_argument("--all-runs", action="store_true")
     rep.add_argument("--out", type=Path, help="directory (default: <home>/reports)")
-    rep.add_argument("--tracker")
 
-    rp = sub.add_parser("reproduce", help="re-run a trial from its hyperparameters and seed; does its result hold?")
+    rp = sub("reproduce", "re-run a trial from its hyperparameters and seed; does its result hold?")
     rp.add_argument("trial_id")
     rp.add_argument("--allow-data-change", action="store_true", help="reproduce even if the data fingerprint changed")
     rp.add_argument("--tolerance", type=float, default=1e-6, help="largest objective difference that still holds")
     rp.add_argument("--export", action="store_true", help="also write a bundle of the reproduced model")
-    rp.add_argument("--tracker")
 
-    up = sub.add_parser("clearml-upload", help="import a run's offline ClearML session into the configured server")
+    up = sub("clearml-upload", "import a run's offline ClearML session into the configured server")
     up.add_argument("run_id")
-    up.add_argument("--tracker")
 
-    c = sub.add_parser("compare", help="two trials or two runs side by side")
+    c = sub("compare", "two trials or two runs side by side")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--tracker")
     return parser
 
 
@@ -160,7 +160,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
-    from autosearch.views.runs import delete_run
+    from autosearch.workflows.housekeeping import delete_run
 
     tracker = get_tracker(args.tracker)
     runs = [tracker.get_run(r) for r in args.run_ids]  # unknown ids fail before anything is deleted
@@ -175,7 +175,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
-    from autosearch.views.runs import apply_gc, gc_plan
+    from autosearch.workflows.housekeeping import apply_gc, gc_plan
 
     tracker = get_tracker(args.tracker)
     plan = gc_plan(tracker, keep_best=args.keep_best)
@@ -205,9 +205,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from autosearch.reproduce import render, reproduce
-    from autosearch.search.progress import Progress
     from autosearch.tracking import get_tracker
+    from autosearch.tuning.progress import Progress
+    from autosearch.workflows.reproduce import render, reproduce
 
     result = reproduce(get_tracker(args.tracker), args.trial_id, allow_data_change=args.allow_data_change,
                        tolerance=args.tolerance, export=args.export, progress=Progress())
@@ -235,10 +235,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from autosearch.config import load_pipeline
-    from autosearch.search.progress import Progress, SilentProgress
-    from autosearch.search.runner import prepare_data, run_search
+    from autosearch.data import prepare_data
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
     from autosearch.tracking.registry import offline_uri
+    from autosearch.tuning.progress import Progress, SilentProgress
+    from autosearch.workflows.search import run_search
 
     overrides = {key: getattr(args, flag) for flag, key in SEARCH_OVERRIDES.items()}
     cfg = load_pipeline(args.pipeline, overrides)
@@ -279,8 +280,8 @@ def _print_outcome(tracker: Any, result: Any, top: int) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autosearch.export.run import export_run
     from autosearch.tracking import get_tracker
+    from autosearch.workflows.export import export_run
 
     path = export_run(get_tracker(args.tracker), args.run_id, args.trial, args.out, force_h5=args.h5)
     manifest = json.loads((path / "manifest.json").read_text())
@@ -312,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AutosearchError as exc:
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code

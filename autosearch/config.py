@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
+from autosearch.spaces.registry import validate_space  # light: no TensorFlow
 
 TASKS: dict[str, tuple[str, str]] = {
     # task -> (input kind, problem)
@@ -239,9 +240,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping
         source=source,
     )
     _validate(cfg)
-    from autosearch.search.spaces import validate_space  # light: no TensorFlow
-
-    return dataclasses.replace(cfg, space=validate_space(cfg))
+    return dataclasses.replace(cfg, space=validate_space(source, cfg.search.space, cfg.kind, cfg.space))
 
 
 def resolve_pipeline_path(name_or_path: str, pipelines_dir: Path | None = None) -> Path:

@@ -46,3 +46,27 @@ class TrialFinishedError(TrackerError, RuntimeError):
 
 class SearchError(AutosearchError):
     """A search could not produce a usable model."""
+
+
+class RecordError(AutosearchError, ValueError):
+    """A stored record (run, trial, epoch) lacks a field it needs: the tracker data is damaged or foreign."""
+
+
+class ExportError(AutosearchError):
+    """A bundle could not be written or does not reproduce the model's predictions."""
+
+
+class BundleError(AutosearchError):
+    """A bundle is missing, damaged, or from a newer format."""
+
+
+class InputError(AutosearchError):
+    """Raw inputs do not fit a bundle's input schema."""
+
+
+class ReproduceError(AutosearchError):
+    """A trial cannot be reproduced as asked."""
+
+
+class ViewError(AutosearchError):
+    """A leaderboard, compare or report request cannot be answered."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import PIPELINES
 
 from autosearch.config import TASKS, load_pipeline, parse_duration
 from autosearch.errors import ConfigError
-
-from conftest import PIPELINES
 
 
 @pytest.mark.parametrize("path", sorted(PIPELINES.glob("*.toml")), ids=lambda p: p.stem)

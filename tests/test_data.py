@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PIPELINES, ROOT
 
 from autosearch.config import load_pipeline
 from autosearch.data import fingerprint, load_dataset, split_dataset
 from autosearch.errors import DataError
-
-from conftest import PIPELINES, ROOT
 
 
 def cfg(task: str, **overrides):
@@ -55,7 +54,7 @@ def test_majority_baseline_is_recorded_for_validation_and_test() -> None:
 
 
 def test_fingerprint_is_equal_across_processes() -> None:
-    code = ("from autosearch.config import load_pipeline; from autosearch.search.runner import prepare_data;"
+    code = ("from autosearch.config import load_pipeline; from autosearch.data import prepare_data;"
             "print(prepare_data(load_pipeline('pipelines/structured.toml')).fingerprint)")
     here = split_dataset(load_dataset(cfg("structured")), 0.1, 0.2, seed=0).fingerprint
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PIPELINES, ROOT
 
 import autosearch
 from autosearch.config import load_pipeline
+from autosearch.data import prepare_data
+from autosearch.errors import BundleError, InputError
 from autosearch.export.bundle import write_bundle
-from autosearch.export.predictor import BundleError, InputError
-from autosearch.export.run import export_run
-from autosearch.search.runner import prepare_data, run_search
 from autosearch.tracking.sqlite import SQLiteTracker
-
-from conftest import PIPELINES, ROOT
+from autosearch.workflows.export import export_run
+from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.search
 TINY = {"data.max_rows": 300, "search.max_trials": 2, "search.epochs": 1}
@@ -114,22 +114,22 @@ def test_exporting_another_trial_goes_to_exports(text_run) -> None:
     tracker, result, _ = text_run
     other = next(t for t in tracker.list_trials(result.run_id)
                  if t.trial_id != result.best_trial_id and t.kind.value == "search")
-    path = export_run(tracker, result.run_id, other.trial_id.split("/")[1])
-    assert path == result.run_dir / "exports" / other.trial_id.split("/")[1]
+    path = export_run(tracker, result.run_id, other.keras_trial_id)
+    assert path == result.run_dir / "exports" / other.keras_trial_id
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["trial_id"] == other.trial_id
     assert manifest["scores"]["validation"] == pytest.approx(other.objective, abs=1e-6)
 
 
 def test_only_search_trials_with_a_checkpoint_can_be_exported(text_run, tmp_path: Path) -> None:
-    from autosearch.export.bundle import ExportError
+    from autosearch.errors import ExportError
 
     tracker, result, _ = text_run
     with pytest.raises(ExportError, match="baseline trial"):
         export_run(tracker, result.run_id, "baseline-majority")
     other = next(t for t in tracker.list_trials(result.run_id)
                  if t.trial_id != result.best_trial_id and t.kind.value == "search")
-    ckpt = result.run_dir / "autokeras" / f"trial_{other.trial_id.split('/')[1]}" / "checkpoint.weights.h5"
+    ckpt = result.run_dir / "autokeras" / f"trial_{other.keras_trial_id}" / "checkpoint.weights.h5"
     moved = tmp_path / "ckpt.h5"
     ckpt.rename(moved)
     try:
@@ -238,7 +238,7 @@ def test_bad_predict_input_exits_2_with_one_line(case: str, text_run, table_bund
 
 
 def test_wrong_image_shape_is_rejected(image_bundle) -> None:
-    from autosearch.export.predictor import InputError
+    from autosearch.errors import InputError
 
     with pytest.raises(InputError, match=r"shape \(8, 8, 3\), the model takes \(12, 12, 3\)"):
         autosearch.load(image_bundle[0]).predict(np.zeros((2, 8, 8, 3)))

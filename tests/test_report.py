@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import PIPELINES
 
 from autosearch.config import load_pipeline
-from autosearch.search.runner import run_search
 from autosearch.tracking.sqlite import SQLiteTracker
 from autosearch.views.report import write_report
-
-from conftest import PIPELINES
+from autosearch.workflows.search import run_search
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 

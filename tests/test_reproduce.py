@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PIPELINES, ROOT
 
 import autosearch
 from autosearch.config import load_pipeline
 from autosearch.data.embedded import load_rotten_tomatoes
-from autosearch.reproduce import environment_drift
-from autosearch.search.runner import run_search
 from autosearch.tracking import TrialKind, TrialRecord, TrialState
 from autosearch.tracking.sqlite import SQLiteTracker
-
-from conftest import PIPELINES, ROOT
+from autosearch.workflows.reproduce import environment_drift
+from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.search
 
@@ -73,7 +72,7 @@ def test_warm_started_hyperband_trials_are_refused_with_the_reason(searched) -> 
     parent = tracker.get_trial(result.best_trial_id)
     child = TrialRecord(
         trial_id=f"{result.run_id}/hb", run_id=result.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
-        hyperparameters={**parent.hyperparameters, "tuner/trial_id": parent.trial_id.split("/")[1],
+        hyperparameters={**parent.hyperparameters, "tuner/trial_id": parent.keras_trial_id,
                          "tuner/initial_epoch": 1, "tuner/epochs": 2},
         seed=1, started_at=parent.started_at, epochs=parent.epochs)
     tracker.log_trial(child)

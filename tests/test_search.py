@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PIPELINES
 
 from autosearch.config import TUNERS, load_pipeline
-from autosearch.search.runner import prepare_data, run_search, trial_seed
+from autosearch.data import prepare_data
 from autosearch.tracking import RunStatus, TrialKind, TrialState
 from autosearch.tracking.sqlite import SQLiteTracker
-
-from conftest import PIPELINES
+from autosearch.tuning.hooks import trial_seed
+from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.search
 TINY = {"data.max_rows": 300, "search.max_trials": 2, "search.epochs": 1}
@@ -49,7 +50,7 @@ def test_every_tuner_records_run_trials_and_epochs(tuner: str, home: Path) -> No
         assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(trial.epochs[0].metrics)
         assert trial.objective == trial.epochs[0].metrics["val_accuracy"]
         assert trial.duration > 0 and trial.trainable_params > 0
-        assert trial.seed == trial_seed(0, trial.trial_id.split("/")[1])
+        assert trial.seed == trial_seed(0, trial.keras_trial_id)
 
 
 def test_saved_best_model_scores_what_its_trial_recorded(home: Path) -> None:

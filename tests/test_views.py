@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PIPELINES, ROOT
 
 import autosearch
 from autosearch.config import load_pipeline
-from autosearch.search.runner import run_search
+from autosearch.errors import ViewError
 from autosearch.tracking import TrialKind, TrialRecord, TrialState
 from autosearch.tracking.sqlite import SQLiteTracker
 from autosearch.views.compare import compare
-from autosearch.views.leaderboard import ViewError, leaderboard
+from autosearch.views.leaderboard import leaderboard
 from autosearch.views.runs import runs_frame
-
-from conftest import PIPELINES, ROOT
+from autosearch.workflows.search import run_search
 
 
 @pytest.fixture(scope="module")

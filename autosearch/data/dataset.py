@@ -1,14 +1,12 @@
-"""Load a data set for a pipeline, split it and fingerprint the split.
+"""Load a pipeline's data set: an embedded name, a CSV file or an image folder.
 
-A ``Dataset`` is the whole labelled table; ``SplitData`` is the train /
-validation / test partition the search uses. Classes are encoded as integer
-indices into ``class_names`` so that metrics, predictions and exports agree.
+A ``Dataset`` is the whole labelled table (``autosearch.data.split`` makes the
+train / validation / test partition). Classes are encoded as integer indices
+into ``class_names`` so that metrics, predictions and exports agree.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,39 +43,6 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.y)
-
-
-@dataclass(frozen=True)
-class SplitData:
-    dataset: Dataset
-    indices: dict[str, np.ndarray]  # train / validation / test row indices
-    fingerprint: str
-
-    def x(self, part: str) -> Any:
-        idx = self.indices[part]
-        x = self.dataset.x
-        return x.iloc[idx].reset_index(drop=True) if isinstance(x, pd.DataFrame) else x[idx]
-
-    def y(self, part: str) -> np.ndarray:
-        return self.dataset.y[self.indices[part]]
-
-    def summary(self) -> dict[str, Any]:
-        """Counts, baselines and fingerprint, as the tracker records them."""
-        ds = self.dataset
-        out: dict[str, Any] = {
-            "name": ds.name,
-            "fingerprint": self.fingerprint,
-            "rows": {part: int(len(idx)) for part, idx in self.indices.items()},
-            "source": ds.source,
-        }
-        if ds.class_names is not None:
-            out["class_names"] = list(ds.class_names)
-            out["class_counts"] = {
-                part: {ds.class_names[c]: int(n) for c, n in zip(*np.unique(self.y(part), return_counts=True))}
-                for part in self.indices
-            }
-        out["baseline"] = majority_baseline(self)
-        return out
 
 
 # -- loading ------------------------------------------------------------------
@@ -261,90 +226,3 @@ def _take_rows(ds: Dataset, n: int, seed: int) -> Dataset:
     idx = np.sort(np.random.default_rng(seed).permutation(len(ds))[:n])
     x = ds.x.iloc[idx].reset_index(drop=True) if isinstance(ds.x, pd.DataFrame) else ds.x[idx]
     return Dataset(ds.name, ds.kind, ds.problem, x, ds.y[idx], ds.class_names, ds.columns, dict(ds.source))
-
-
-# -- splitting and fingerprinting -----------------------------------------------
-
-MIN_TRAIN_ROWS = 8
-
-
-def split_dataset(ds: Dataset, validation: float, test: float, seed: int) -> SplitData:
-    """A train / validation / test split, stratified for classification, fixed by ``seed``."""
-    from sklearn.model_selection import train_test_split
-
-    n = len(ds)
-    n_test, n_val = int(round(n * test)), int(round(n * validation))
-    n_classes = len(ds.class_names or ())
-    need = max(n_classes, 1)
-    if n_test < need or n_val < need or n - n_test - n_val < max(MIN_TRAIN_ROWS, 2 * n_classes):
-        raise DataError(
-            f"{ds.name}: too few rows ({n}) for a {1 - test - validation:.0%}/{validation:.0%}/{test:.0%} "
-            f"split{f' over {n_classes} classes' if n_classes else ''}; give more rows or larger split fractions."
-        )
-    if n_classes:
-        counts = np.bincount(ds.y, minlength=n_classes)
-        if counts.min() < 3:
-            rare = ds.class_names[int(counts.argmin())]
-            raise DataError(
-                f"{ds.name}: class '{rare}' has {int(counts.min())} row(s); each class needs at least 3 "
-                "(one per split). Add rows or drop the class."
-            )
-    strat = ds.y if n_classes else None
-    try:
-        rest, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=seed, stratify=strat)
-        strat_rest = ds.y[rest] if n_classes else None
-        train_idx, val_idx = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)
-    except ValueError as exc:  # scikit-learn cannot stratify these fractions
-        raise DataError(f"{ds.name}: cannot split {n} rows {1 - test - validation:.0%}/{validation:.0%}/{test:.0%} "
-                        f"by class ({exc}); give more rows or other split fractions.") from None
-    indices = {"train": np.sort(train_idx), "validation": np.sort(val_idx), "test": np.sort(test_idx)}
-    for part, idx in indices.items():
-        missing = sorted(set(range(n_classes)) - set(ds.y[idx].tolist())) if n_classes else []
-        if missing:
-            raise DataError(f"{ds.name}: class '{ds.class_names[missing[0]]}' has no row in the {part} split; "
-                            "give more rows of it or other split fractions.")
-    return SplitData(ds, indices, fingerprint(ds, indices))
-
-
-def _canonical_rows(x: Any, idx: np.ndarray) -> bytes:
-    if isinstance(x, pd.DataFrame):
-        rows = x.iloc[idx].astype(object).where(x.iloc[idx].notna(), None).to_numpy().tolist()
-        return json.dumps(rows, default=str, separators=(",", ":")).encode()
-    if x.dtype.kind in "US":
-        return "\x1f".join(x[idx].tolist()).encode("utf-8")
-    return np.ascontiguousarray(x[idx], dtype="<f4").tobytes()
-
-
-def fingerprint(ds: Dataset, indices: dict[str, np.ndarray]) -> str:
-    """sha256 over the rows, labels, class names and columns, part by part, in split order.
-
-    The same file and split give the same digest in any process; one changed
-    value, label or split assignment changes it.
-    """
-    digest = hashlib.sha256()
-    header = {"kind": ds.kind, "problem": ds.problem, "classes": list(ds.class_names or ()),
-              "columns": list(ds.columns)}
-    digest.update(json.dumps(header, sort_keys=True).encode())
-    for part in ("train", "validation", "test"):
-        idx = indices[part]
-        digest.update(f"|{part}:{len(idx)}|".encode())
-        digest.update(_canonical_rows(ds.x, idx))
-        digest.update(np.ascontiguousarray(ds.y[idx], dtype="<f8").tobytes())
-    return digest.hexdigest()
-
-
-def majority_baseline(split: SplitData) -> dict[str, Any]:
-    """Score of always predicting the training majority class (or training mean)."""
-    y_train = split.y("train")
-    if split.dataset.problem == "classification":
-        majority = int(np.bincount(y_train).argmax())
-        return {
-            "name": "majority", "metric": "accuracy",
-            "prediction": split.dataset.class_names[majority],
-            **{p: float(np.mean(split.y(p) == majority)) for p in ("validation", "test")},
-        }
-    mean = float(np.mean(y_train))
-    return {
-        "name": "mean", "metric": "mean_absolute_error", "prediction": mean,
-        **{p: float(np.mean(np.abs(split.y(p) - mean))) for p in ("validation", "test")},
-    }

@@ -17,26 +17,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from autosearch.errors import AutosearchError
-from autosearch.fileio import sha256_file, write_json_atomic
-
-BUNDLE_FORMAT = 1
-MANIFEST = "manifest.json"
-PREPROCESSING = "preprocessing.json"
-FORMAT_FILES = {"keras": "model.keras", "saved_model": "saved_model", "h5": "model.h5"}
-TOLERANCE = 1e-5
-
-
-class ExportError(AutosearchError):
-    """A bundle could not be written or does not reproduce the model's predictions."""
-
-
-def file_digests(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` but the manifest, by relative path."""
-    return {
-        str(p.relative_to(root)): sha256_file(p)
-        for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST
-    }
+from autosearch.errors import ExportError
+from autosearch.export.format import (
+    BUNDLE_FORMAT,
+    FORMAT_FILES,
+    MANIFEST,
+    PREPROCESSING,
+    TOLERANCE,
+    file_digests,
+)
+from autosearch.export.outputs import model_outputs
+from autosearch.fileio import write_json_atomic
 
 
 def _model_input_spec(model: Any) -> dict[str, Any]:
@@ -59,7 +50,7 @@ def write_bundle(
     fingerprint); formats, checksums, versions and the verification are added here.
     """
     from autosearch.environment import package_versions
-    from autosearch.export.predictor import load, model_outputs
+    from autosearch.export.predictor import load
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from autosearch.data.convert import image_files
-from autosearch.export.predictor import InputError, Predictor, iter_csv, load, read_manifest
+from autosearch.errors import InputError
+from autosearch.export.format import read_manifest
+from autosearch.export.predictor import Predictor, iter_csv, load
 
 
 def _frame(predictor: Predictor, inputs: object, keep: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ need a ``Tracker``. Every backend passes ``tests/tracking/test_tracker_contract.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from autosearch.tracking.records import (
@@ -81,8 +82,17 @@ class TrackerWriter(ABC):
         if it is already finished, and ``ValueError`` if ``state`` is RUNNING.
         """
 
+    @abstractmethod
+    def log_artifact(self, run_id: str, name: str, path: Path) -> None:
+        """Attach a file or folder the caller wrote (``report``, ``manifest``, ``bundle``) to a run.
+
+        The tracker records (or uploads) it and never renders or writes it
+        itself; a name logged again replaces the earlier path. Raises
+        ``UnknownRunError`` for an unknown id.
+        """
+
     def close(self) -> None:
-        """Release connections; the default holds none."""
+        """Release connections and flush what is buffered; the default holds none."""
 
     def __enter__(self) -> "TrackerWriter":
         return self

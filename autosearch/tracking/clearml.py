@@ -3,8 +3,9 @@
 Mapping: the resolved pipeline and run metadata become the task's
 hyperparameters and configuration; tags name the task, data set and data
 fingerprint; every epoch metric is a scalar with one series per trial; the
-leaderboard is a table refreshed as trials finish; the exported bundle is the
-task's output model and the report HTML and manifest are artifacts.
+leaderboard is a table refreshed as trials finish; files the caller attaches
+with ``log_artifact`` become the task's output model (the bundle) or artifacts
+(the report HTML, the manifest). This backend records; it never renders.
 
 Offline (``--offline``, no server configured, or a configured server that does
 not answer within ``server_timeout``): the SDK's offline mode keeps the
@@ -25,9 +26,17 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+from autosearch.errors import TrackerError
 from autosearch.fileio import flatten
-from autosearch.tracking.base import Tracker, TrackerWriter
-from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialRecord, TrialState
+from autosearch.tracking.base import TrackerWriter
+from autosearch.tracking.records import (
+    EpochMetrics,
+    RunInfo,
+    RunStatus,
+    TrialRecord,
+    TrialState,
+    split_trial_id,
+)
 
 # Everything ClearML would otherwise hook or scan: it slows the search and
 # duplicates what autosearch records itself (git state, packages, TensorBoard).
@@ -74,8 +83,8 @@ class ClearMLTracker(TrackerWriter):
         self.project, self.force_offline, self.server_timeout = project or None, offline, server_timeout
         self.trial_tasks = trial_tasks
         self.uri = f"clearml://{project or ''}" + ("?offline=1" if offline else "")
-        self.reader: Tracker | None = None
         self.task: Any = None
+        self._bundle: Path | None = None
         self.offline = offline
         self._run: RunInfo | None = None
         self._rows: dict[str, dict[str, Any]] = {}
@@ -130,7 +139,7 @@ class ClearMLTracker(TrackerWriter):
             self._child_tasks[trial.trial_id] = child
 
     def _series(self, trial_id: str) -> str:
-        return trial_id.split("/", 1)[-1]
+        return split_trial_id(trial_id)[1]
 
     def log_epoch(self, trial_id: str, epoch: EpochMetrics) -> None:
         logger = self.task.get_logger()
@@ -168,25 +177,33 @@ class ClearMLTracker(TrackerWriter):
 
     def finish_run(self, run_id: str, status: RunStatus, *, ended_at: float, best_trial_id: str | None = None,
                    summary: Mapping[str, Any] | None = None) -> None:
-        summary = dict(summary or {})
         self._report_leaderboard()
         self.task.add_tags([f"status:{RunStatus(status).value.lower()}"])
-        out = (self._run.run_dir or Path(".")) / "clearml"
-        out.mkdir(parents=True, exist_ok=True)
-        bundle = summary.get("bundle")
-        if bundle and (Path(bundle) / "manifest.json").exists():
-            self.task.upload_artifact("manifest", artifact_object=str(Path(bundle) / "manifest.json"))
-            if not self.offline:
-                self._publish_model(self.task, Path(bundle))
-        if self.reader is not None:
-            from autosearch.views.report import write_report
 
-            report = write_report(self.reader, [run_id], out)[0]
-            self.task.upload_artifact("report", artifact_object=str(report))
+    def log_artifact(self, run_id: str, name: str, path: Path) -> None:
+        """A bundle becomes the task's output model (online); any other file an artifact of the task."""
+        path = Path(path)
+        if name == "bundle":
+            self._bundle = path
+            if not self.offline:
+                self._publish_model(self.task, path)
+        else:
+            self.task.upload_artifact(name, artifact_object=str(path))
+
+    def close(self) -> None:
+        """Close the task; offline, keep its session zip under ``<run dir>/clearml/`` for a later upload."""
+        if self.task is None:
+            return
+        run_id = self._run.run_id if self._run else None
+        out = ((self._run.run_dir if self._run else None) or Path(".")) / "clearml"
+        out.mkdir(parents=True, exist_ok=True)
+        bundle = str(self._bundle) if self._bundle else None
         record = {"task_id": self.task.id, "project": self.project, "offline": self.offline, "run_id": run_id,
-                  "bundle": bundle, "trial_tasks": self._children, "output_model_published": bool(bundle) and not self.offline}
+                  "bundle": bundle, "trial_tasks": self._children,
+                  "output_model_published": bool(bundle) and not self.offline}
         folder = self.task.get_offline_mode_folder() if self.offline else None
         self.task.close()
+        self.task = None
         if folder is not None:
             zip_path = Path(str(folder) + ".zip")
             if zip_path.exists():
@@ -195,7 +212,6 @@ class ClearMLTracker(TrackerWriter):
                 print(f"ClearML offline session: {out / 'session.zip'}; upload it later with "
                       f"'autosearch clearml-upload {run_id}'.", file=sys.stderr)
         (out / RECORD).write_text(json.dumps(record, indent=2))
-        self.task = None
 
     @staticmethod
     def _publish_model(task: Any, bundle: Path) -> str:
@@ -205,16 +221,9 @@ class ClearMLTracker(TrackerWriter):
         model.update_weights_package(weights_path=str(bundle), auto_delete_file=False)
         return model.id
 
-    def close(self) -> None:
-        if self.task is not None:
-            self.task.close()
-            self.task = None
-
 
 def upload_offline_session(run_dir: Path) -> dict[str, Any]:
     """Import a run's offline session into the configured server and publish its bundle as the output model."""
-    from autosearch.errors import TrackerError
-
     record_path = Path(run_dir) / "clearml" / RECORD
     if not record_path.is_file():
         raise TrackerError(f"{run_dir} has no ClearML record; the run was not tracked with --tracker clearml.")

@@ -20,9 +20,6 @@ class CompositeTracker(Tracker):
         self.primary = primary
         self.writers = list(writers)
         self.uri = " + ".join([primary.uri, *(w.uri for w in self.writers)])
-        for writer in self.writers:
-            if hasattr(writer, "reader"):
-                writer.reader = primary  # e.g. to render the report it publishes
 
     def _fan_out(self, call: Callable[[TrackerWriter], Any]) -> None:
         for writer in list(self.writers):
@@ -56,6 +53,10 @@ class CompositeTracker(Tracker):
     def finish_trial(self, trial_id: str, state: Any, **kwargs: Any) -> None:
         self.primary.finish_trial(trial_id, state, **kwargs)
         self._fan_out(lambda w: w.finish_trial(trial_id, state, **kwargs))
+
+    def log_artifact(self, run_id: str, name: str, path: Any) -> None:
+        self.primary.log_artifact(run_id, name, path)
+        self._fan_out(lambda w: w.log_artifact(run_id, name, path))
 
     def close(self) -> None:
         self._fan_out(lambda w: w.close())

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from autosearch.errors import RecordError
+
 
 class TrialState(str, enum.Enum):
     """Life cycle of a trial. Only RUNNING trials can be written to."""
@@ -44,7 +46,18 @@ class RunStatus(str, enum.Enum):
 def _require(cls_name: str, data: Mapping[str, Any], keys: tuple[str, ...]) -> None:
     missing = [k for k in keys if k not in data]
     if missing:
-        raise ValueError(f"{cls_name}.from_dict: missing keys {missing}")
+        raise RecordError(f"{cls_name}.from_dict: missing keys {missing}; the record is damaged or not autosearch's.")
+
+
+def trial_id_of(run_id: str, local_id: str) -> str:
+    """A trial's tracker id: ``<run id>/<id in the run>`` (KerasTuner's trial id, ``baseline-x``, ``3-r1``)."""
+    return f"{run_id}/{local_id}"
+
+
+def split_trial_id(trial_id: str) -> tuple[str, str]:
+    """(run id, id in the run) of a tracker trial id; a bare id has an empty run id."""
+    run_id, sep, local = trial_id.partition("/")
+    return (run_id, local) if sep else ("", trial_id)
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,48 @@ class RunInfo:
         path = self.summary.get("run_dir")
         return Path(path) if path else None
 
+    @property
+    def objective(self) -> str | None:
+        """The name of the metric trials were ranked by (``val_accuracy``)."""
+        return self.config.get("search", {}).get("objective")
+
+    @property
+    def direction(self) -> str:
+        return self.config.get("search", {}).get("direction", "max")
+
+    @property
+    def best_objective(self) -> float | None:
+        return self.summary.get("best_objective")
+
+    @property
+    def scores(self) -> Mapping[str, Any]:
+        """The best model's ``metric``, ``validation`` and ``test`` scores (empty until the run completes)."""
+        return self.summary.get("scores", {})
+
+    @property
+    def bundle(self) -> Path | None:
+        path = self.summary.get("bundle")
+        return Path(path) if path else None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end as the search measured them (None while running)."""
+        return self.summary.get("duration")
+
+    @property
+    def error(self) -> str | None:
+        return self.summary.get("error")
+
+    @property
+    def artifacts(self) -> Mapping[str, str]:
+        """Files attached to the run with ``log_artifact``: name -> path."""
+        return self.summary.get("artifacts", {})
+
+    @property
+    def baseline(self) -> Mapping[str, Any]:
+        """The majority-class (or mean) baseline: name, metric, validation, test."""
+        return self.data.get("baseline", {})
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["status"] = self.status.value
@@ -129,6 +184,31 @@ class TrialRecord:
     @property
     def duration(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
+
+    @property
+    def local_id(self) -> str:
+        """The id inside its run: KerasTuner's trial id for search trials (``"03"``)."""
+        return split_trial_id(self.trial_id)[1]
+
+    @property
+    def keras_trial_id(self) -> str | None:
+        """KerasTuner's id of a search trial (its folder is ``autokeras/trial_<id>``); None for other kinds."""
+        return self.local_id if self.kind is TrialKind.SEARCH else None
+
+    @property
+    def warm_started_from(self) -> str | None:
+        """The KerasTuner id of the Hyperband parent whose checkpoint this trial continued, if any."""
+        return self.hyperparameters.get("tuner/trial_id") or None
+
+    @property
+    def best_epoch_metrics(self) -> Mapping[str, float]:
+        """The recorded metrics of the best epoch (``best_epoch`` is absolute; a warm start's epochs begin later)."""
+        if self.best_epoch is None:
+            return {}
+        for e in self.epochs:
+            if e.epoch == self.best_epoch:
+                return e.metrics
+        return {}
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -84,3 +84,13 @@ def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:
             f"unknown tracker URI '{uri}'; valid schemes: {valid} (e.g. {default_uri()})."
         )
     return _BUILDERS[scheme](rest)
+
+
+def find_by_external_id(external_id: str) -> tuple[str, str | None] | None:
+    """(run id, trial id or None) that another system's id names: a ClearML task id of a run or of a
+    trial, looked up in the run records under ``AUTOSEARCH_HOME``. None when no backend knows it."""
+    from autosearch.tracking.clearml import (
+        find_run_by_task_id,  # the module, not the ClearML SDK
+    )
+
+    return find_run_by_task_id(autosearch_home(), external_id)

@@ -11,7 +11,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from autosearch.errors import TrackerError, TrialFinishedError, UnknownRunError, UnknownTrialError
+from autosearch.errors import (
+    TrackerError,
+    TrialFinishedError,
+    UnknownRunError,
+    UnknownTrialError,
+)
 from autosearch.tracking.base import Tracker
 from autosearch.tracking.records import (
     EpochMetrics,
@@ -163,6 +168,15 @@ class SQLiteTracker(Tracker):
                 "UPDATE runs SET status=?, ended_at=?, best_trial_id=?, summary=? WHERE run_id=?",
                 (RunStatus(status).value, ended_at, best_trial_id, _dumps(merged), run_id),
             )
+
+    def log_artifact(self, run_id: str, name: str, path: Path) -> None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT summary FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is None:
+                raise self._unknown_run(run_id)
+            summary = json.loads(row["summary"])
+            summary["artifacts"] = {**summary.get("artifacts", {}), name: str(path)}
+            conn.execute("UPDATE runs SET summary=? WHERE run_id=?", (_dumps(summary), run_id))
 
     def log_trial(self, trial: TrialRecord) -> None:
         with self._transaction() as conn:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from autosearch.errors import ViewError
 from autosearch.fileio import flatten
 from autosearch.tracking import Tracker
-from autosearch.views.leaderboard import ViewError
-
-
-def _last_epoch(trial: Any) -> dict[str, float]:
-    return dict(trial.epochs[trial.best_epoch].metrics) if trial.epochs and trial.best_epoch is not None else {}
 
 
 def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
@@ -27,7 +23,7 @@ def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
         hp = sorted(set(ta.hyperparameters) | set(tb.hyperparameters))
         diffs = {k: (ta.hyperparameters.get(k), tb.hyperparameters.get(k)) for k in hp
                  if ta.hyperparameters.get(k) != tb.hyperparameters.get(k)}
-        ea, eb = _last_epoch(ta), _last_epoch(tb)
+        ea, eb = ta.best_epoch_metrics, tb.best_epoch_metrics
         metrics = {
             "state": (ta.state.value, tb.state.value), "objective": (ta.objective, tb.objective),
             "best epoch": (_plus1(ta.best_epoch), _plus1(tb.best_epoch)),
@@ -40,13 +36,13 @@ def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
         ra, rb = tracker.get_run(a), tracker.get_run(b)
         ca, cb = flatten(ra.config), flatten(rb.config)
         diffs = {k: (ca.get(k), cb.get(k)) for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)}
-        sa, sb = ra.summary.get("scores", {}), rb.summary.get("scores", {})
+        sa, sb = ra.scores, rb.scores
         metrics = {
             "status": (ra.status.value, rb.status.value),
-            "best objective": (ra.summary.get("best_objective"), rb.summary.get("best_objective")),
+            "best objective": (ra.best_objective, rb.best_objective),
             "validation score": (sa.get("validation"), sb.get("validation")),
             "test score": (sa.get("test"), sb.get("test")),
-            "duration s": (ra.summary.get("duration"), rb.summary.get("duration")),
+            "duration s": (ra.duration, rb.duration),
             "best trial": (ra.best_trial_id, rb.best_trial_id),
         }
         kind = "runs"

@@ -13,8 +13,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from autosearch.errors import AutosearchError
-from autosearch.tracking import RunInfo, Tracker, TrialKind, TrialRecord, TrialState, get_tracker
+from autosearch.errors import ViewError
+from autosearch.tracking import (
+    RunInfo,
+    Tracker,
+    TrialKind,
+    TrialRecord,
+    TrialState,
+    get_tracker,
+)
 
 HP_PREFIX = "hp."
 BASE_COLUMNS = [
@@ -22,10 +29,6 @@ BASE_COLUMNS = [
     "trainable_params", "started_at", "ended_at", "duration_s", "peak_rss_mb", "cpu_percent", "seed",
     "reproduces", "error",
 ]
-
-
-class ViewError(AutosearchError):
-    """A leaderboard, compare or report request cannot be answered."""
 
 
 def _parse_enum(enum: Any, value: str | Sequence[str] | None, flag: str) -> list | None:
@@ -55,11 +58,10 @@ def resolve_runs(tracker: Tracker, run: str | None, all_runs: bool, task: str | 
 
 
 def _row(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
-    search = run.config.get("search", {})
     extra = trial.extra or {}
     row = {
         "run_id": trial.run_id, "trial_id": trial.trial_id, "kind": trial.kind.value, "state": trial.state.value,
-        "objective_name": search.get("objective"), "direction": search.get("direction"),
+        "objective_name": run.objective, "direction": run.direction,
         "objective": trial.objective, "best_epoch": None if trial.best_epoch is None else trial.best_epoch + 1,
         "trainable_params": trial.trainable_params, "started_at": trial.started_at, "ended_at": trial.ended_at,
         "duration_s": trial.duration,

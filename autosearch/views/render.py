@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from autosearch.views.leaderboard import HP_PREFIX, ViewError, varying_hyperparameters
+from autosearch.errors import ViewError
+from autosearch.views.leaderboard import HP_PREFIX, varying_hyperparameters
 
 FORMATS = ("table", "markdown", "csv", "json")
 

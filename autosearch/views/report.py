@@ -19,7 +19,11 @@ import pandas as pd
 from autosearch.fileio import write_text_atomic
 from autosearch.tracking import RunInfo, Tracker, TrialKind, autosearch_home
 from autosearch.views import svg
-from autosearch.views.leaderboard import HP_PREFIX, trials_frame, varying_hyperparameters
+from autosearch.views.leaderboard import (
+    HP_PREFIX,
+    trials_frame,
+    varying_hyperparameters,
+)
 from autosearch.views.runs import runs_frame
 
 CSS = """
@@ -100,13 +104,13 @@ def _curves(trials: list, objective: str) -> str:
         chart = svg.Chart(f"Learning curves: {metric}", "epoch", metric, [x for _, xs, _ in series for x in xs], ys)
         for i, (t, xs, ys_) in enumerate(series):
             chart.line(xs, ys_, svg.PALETTE[i % len(svg.PALETTE)], t.trial_id)
-        charts.append(f"<div>{chart.render()}{_legend([t.trial_id for t, _, _ in series])}</div>")
+        charts.append(f"<div>{chart.render()}{_legend([t.local_id for t, _, _ in series])}</div>")
     return "".join(charts)
 
 
 def _legend(names: list[str]) -> str:
     items = "".join(
-        f'<span><i style="background:{svg.PALETTE[i % len(svg.PALETTE)]}"></i>{_e(n.split("/", 1)[-1])}</span>'
+        f'<span><i style="background:{svg.PALETTE[i % len(svg.PALETTE)]}"></i>{_e(n)}</span>'
         for i, n in enumerate(names))
     return f'<div class="legend">trial: {items}</div>'
 
@@ -187,15 +191,15 @@ def _best_trial(run: RunInfo) -> str:
 
 
 def _meta(run: RunInfo) -> str:
-    env, data, summary = run.environment, run.data, run.summary
-    scores, base = summary.get("scores", {}), data.get("baseline", {})
+    env, data = run.environment, run.data
+    scores, base = run.scores, run.baseline
     rows = [
         ("run", run.run_id), ("pipeline", f"{run.pipeline} ({run.task})"), ("status", run.status.value),
         ("data set", run.dataset), ("data fingerprint", run.fingerprint), ("rows", json.dumps(data.get("rows"))),
         ("best trial", run.best_trial_id),
         ("test score", f"{scores.get('metric', '')} {scores.get('test', '')} (validation {scores.get('validation', '')})"),
         ("baseline", f"{base.get('name', '')}: test {base.get('test', '')}"),
-        ("duration", f"{summary.get('duration', 0):.0f} s" if summary.get("duration") else ""),
+        ("duration", f"{run.duration:.0f} s" if run.duration else ""),
         ("versions", ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)),
         ("git", f"{env.get('git', {}).get('commit')} (dirty: {env.get('git', {}).get('dirty')})"),
         ("machine", ", ".join(f"{k} {v}" for k, v in env.get("machine", {}).items() if k != "python_executable")),
@@ -206,8 +210,7 @@ def _meta(run: RunInfo) -> str:
 def run_report_html(tracker: Tracker, run: RunInfo) -> str:
     trials = tracker.list_trials(run.run_id, with_epochs=True)
     frame = trials_frame(trials, {run.run_id: run})
-    search_cfg = run.config.get("search", {})
-    objective, direction = search_cfg.get("objective", "objective"), search_cfg.get("direction", "max")
+    objective, direction = run.objective or "objective", run.direction
     body = (
         f'<p><a href="index.html">all runs</a></p><h1>autosearch run {_e(run.run_id)}</h1>{_meta(run)}'
         f'<h2>Leaderboard</h2>{_leaderboard_table(frame)}'

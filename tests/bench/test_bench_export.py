@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PIPELINES, ROOT
 
 from autosearch.config import load_pipeline
-from autosearch.export.run import export_run
-from autosearch.search.runner import run_search
 from autosearch.tracking.sqlite import SQLiteTracker
-
-from conftest import PIPELINES, ROOT
+from autosearch.workflows.export import export_run
+from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.slow
 

@@ -9,11 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from autosearch.tracking import EpochMetrics, RunInfo, TrialKind, TrialRecord, TrialState
-from autosearch.tracking.sqlite import SQLiteTracker
-
 from conftest import ROOT
+
+from autosearch.tracking import (
+    EpochMetrics,
+    RunInfo,
+    TrialKind,
+    TrialRecord,
+    TrialState,
+)
+from autosearch.tracking.sqlite import SQLiteTracker
 
 pytestmark = pytest.mark.slow
 TRIALS, EPOCHS = 10_000, 20

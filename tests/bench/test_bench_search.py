@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PIPELINES
 
 from autosearch.config import load_pipeline
-from autosearch.search.runner import prepare_data, run_search
+from autosearch.data import prepare_data
 from autosearch.tracking.sqlite import SQLiteTracker
-
-from conftest import PIPELINES
+from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,13 @@ from typing import Callable
 
 import pytest
 
-from autosearch.errors import TrackerError, TrialFinishedError, UnknownRunError, UnknownTrialError
+from autosearch.errors import (
+    RecordError,
+    TrackerError,
+    TrialFinishedError,
+    UnknownRunError,
+    UnknownTrialError,
+)
 from autosearch.tracking import (
     EpochMetrics,
     RunInfo,
@@ -19,10 +25,13 @@ from autosearch.tracking import (
     TrialState,
     get_tracker,
 )
+from autosearch.tracking.composite import CompositeTracker
 from autosearch.tracking.sqlite import SQLiteTracker
 
 BACKENDS: dict[str, Callable[[Path], Tracker]] = {
     "sqlite": lambda tmp: SQLiteTracker(tmp / "tracker.db"),
+    # writes fan out to a second real tracker, reads come from the first
+    "composite": lambda tmp: CompositeTracker(SQLiteTracker(tmp / "tracker.db"), [SQLiteTracker(tmp / "mirror.db")]),
 }
 
 
@@ -142,12 +151,34 @@ def test_lists_runs_newest_first_and_trials_in_start_order(tracker: Tracker) -> 
     assert tracker.list_trials("20261124-111500-bbbb") == []
 
 
+def test_artifacts_attach_to_a_run_and_a_new_path_replaces_the_old(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    tracker.log_artifact("20261124-101500-a1b2", "report", Path("/a/report.html"))
+    tracker.log_artifact("20261124-101500-a1b2", "bundle", Path("/a/export"))
+    tracker.log_artifact("20261124-101500-a1b2", "report", Path("/b/report.html"))
+    assert tracker.get_run("20261124-101500-a1b2").artifacts == {"report": "/b/report.html", "bundle": "/a/export"}
+    with pytest.raises(UnknownRunError):
+        tracker.log_artifact("nope", "report", Path("/a/report.html"))
+
+
+def test_composite_writes_reach_every_writer(tmp_path: Path) -> None:
+    mirror = SQLiteTracker(tmp_path / "mirror.db")
+    with CompositeTracker(SQLiteTracker(tmp_path / "tracker.db"), [mirror]) as tracker:
+        tracker.start_run(make_run())
+        tracker.log_trial(make_trial())
+        tracker.log_epoch("20261124-101500-a1b2/0", EpochMetrics(0, {"loss": 0.5}, 5.0))
+        tracker.finish_trial("20261124-101500-a1b2/0", TrialState.COMPLETED, ended_at=1011.0, objective=0.7)
+    reopened = SQLiteTracker(tmp_path / "mirror.db")
+    assert reopened.get_trial("20261124-101500-a1b2/0") == SQLiteTracker(tmp_path / "tracker.db").get_trial(
+        "20261124-101500-a1b2/0")
+
+
 def test_records_round_trip_through_dicts() -> None:
     trial = make_trial()
     assert TrialRecord.from_dict(trial.to_dict()) == trial
     run = make_run()
     assert RunInfo.from_dict(run.to_dict()) == run
-    with pytest.raises(ValueError, match="trial_id"):
+    with pytest.raises(RecordError, match="trial_id"):
         TrialRecord.from_dict({"run_id": "x"})
 
 

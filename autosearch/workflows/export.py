@@ -1,12 +1,15 @@
-"""Export a tracked trial's model as a bundle, from its run directory."""
+"""Export a tracked trial's model as a bundle: reload it from its run directory (tuning), then
+write and verify the bundle (export)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from autosearch.config import config_from_run
-from autosearch.export.bundle import ExportError, write_bundle
+from autosearch.data import prepare_data
+from autosearch.errors import ExportError
 from autosearch.tracking import Tracker, TrialKind, TrialState
+from autosearch.tracking.records import trial_id_of
 
 
 def resolve_run_id(tracker: Tracker, run_id: str | None) -> str:
@@ -31,11 +34,14 @@ def export_run(
     Defaults: ``<run dir>/export/`` for the best trial, ``<run dir>/exports/<trial>/``
     for another one. The data is reloaded and must still match the run's fingerprint.
     """
-    from autosearch.search.runner import bundle_manifest, evaluate_model, load_trial_model, prepare_data
+    from autosearch.export.bundle import write_bundle
+    from autosearch.export.evaluate import score_model
+    from autosearch.export.manifest import bundle_manifest
+    from autosearch.tuning.automodel import load_trial_model
 
     run = tracker.get_run(resolve_run_id(tracker, run_id))
     if trial_id and "/" not in trial_id:
-        trial_id = f"{run.run_id}/{trial_id}"
+        trial_id = trial_id_of(run.run_id, trial_id)
     trial_id = trial_id or run.best_trial_id
     if not trial_id:
         raise ExportError(f"run {run.run_id} has no best trial ({run.status.value}); name one with --trial.")
@@ -55,14 +61,14 @@ def export_run(
             f"{str(run.fingerprint)[:12]}…); restore it to export this run."
         )
     run_dir = run.run_dir
-    keras_id = trial_id.split("/", 1)[1]
+    keras_id = trial.keras_trial_id
     checkpoint = run_dir / "autokeras" / f"trial_{keras_id}" / "checkpoint.weights.h5"
     if not checkpoint.is_file():
         raise ExportError(f"trial {trial_id} has no checkpoint at {checkpoint} (removed by 'autosearch gc'?); "
                           "reproduce it with 'autosearch reproduce TRIAL --export' instead.")
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
-    manifest = bundle_manifest(cfg, split, run.run_id, trial_id, {}, trial.objective)
-    manifest["scores"] = evaluate_model(model, pipeline, manifest, split)[0]
+    manifest = bundle_manifest(cfg, split, run.run_id, trial_id, trial.objective)
+    manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
     best = trial_id == run.best_trial_id
     out = Path(out) if out else run_dir / ("export" if best else f"exports/{keras_id}")
     return write_bundle(model, pipeline, out, manifest, split.x("validation"), force_h5=force_h5)

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from autosearch.config import config_from_run
+from autosearch.data import prepare_data
 from autosearch.environment import environment
-from autosearch.errors import AutosearchError, UnknownTrialError
+from autosearch.errors import ReproduceError, UnknownTrialError
 from autosearch.tracking import Tracker, TrialKind, TrialRecord, TrialState
+from autosearch.tracking.records import trial_id_of
+from autosearch.tracking.registry import find_by_external_id
 
 DEFAULT_TOLERANCE = 1e-6
-
-
-class ReproduceError(AutosearchError):
-    """A trial cannot be reproduced as asked."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,7 @@ def find_trial(tracker: Tracker, trial_id: str) -> TrialRecord:
     try:
         return tracker.get_trial(trial_id)
     except UnknownTrialError:
-        from autosearch.tracking import autosearch_home
-        from autosearch.tracking.clearml import find_run_by_task_id
-
-        found = find_run_by_task_id(autosearch_home(), trial_id)  # a ClearML task id of a run or trial
+        found = find_by_external_id(trial_id)  # e.g. a ClearML task id of a run or trial
         if found is not None:
             run_id, trial = found
             best = trial or tracker.get_run(run_id).best_trial_id
@@ -92,7 +88,7 @@ def reproduce(
     ``reproduces``. Refuses when the data's fingerprint changed (unless
     ``allow_data_change``) and for Hyperband trials warm-started from a parent.
     """
-    from autosearch.search.runner import bundle_manifest, prepare_data, train_trial_again
+    from autosearch.tuning.automodel import train_trial_again
 
     original = find_trial(tracker, trial_id)
     if original.kind is TrialKind.BASELINE:
@@ -100,7 +96,7 @@ def reproduce(
     if original.state is not TrialState.COMPLETED or not original.epochs:
         raise ReproduceError(f"{trial_id} is {original.state.value} with {len(original.epochs)} recorded epochs; "
                              "only completed trials can be reproduced.")
-    parent = original.hyperparameters.get("tuner/trial_id")
+    parent = original.warm_started_from
     if parent:
         raise ReproduceError(
             f"{trial_id} was warm-started by Hyperband from trial {original.run_id}/{parent}'s checkpoint "
@@ -120,8 +116,8 @@ def reproduce(
         )
     drift = environment_drift(run.environment, environment())
     siblings = [t for t in tracker.find_trials([run.run_id]) if t.reproduces == original.trial_id]
-    new_id = f"{original.trial_id}-r{len(siblings) + 1}"
-    workdir = run.run_dir / "reproductions" / new_id.split("/", 1)[1]
+    new_id = trial_id_of(run.run_id, f"{original.local_id}-r{len(siblings) + 1}")
+    workdir = run.run_dir / "reproductions" / f"{original.local_id}-r{len(siblings) + 1}"
     record = TrialRecord(
         trial_id=new_id, run_id=run.run_id, kind=TrialKind.REPRODUCTION, state=TrialState.RUNNING,
         hyperparameters=dict(original.hyperparameters), seed=original.seed, started_at=time.time(),
@@ -133,10 +129,11 @@ def reproduce(
     bundle = None
     if export:
         from autosearch.export.bundle import write_bundle
-        from autosearch.search.runner import evaluate_model
+        from autosearch.export.evaluate import score_model
+        from autosearch.export.manifest import bundle_manifest
 
-        manifest = bundle_manifest(cfg, split, run.run_id, new_id, {}, reproduced.objective)
-        manifest["scores"] = evaluate_model(model, pipeline, manifest, split)[0]
+        manifest = bundle_manifest(cfg, split, run.run_id, new_id, reproduced.objective)
+        manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
         bundle = write_bundle(model, pipeline, workdir / "export", manifest, split.x("validation"))
     return Reproduction(original, reproduced, tolerance, data_changed, drift, bundle)
 

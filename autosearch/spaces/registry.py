@@ -13,12 +13,9 @@ the builders import AutoKeras when a search actually runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
-
-if TYPE_CHECKING:
-    from autosearch.config import PipelineConfig
 
 OPTIMIZERS = ("adam", "sgd", "adam_weight_decay")
 _COMPILE = {"optimizer": "adam", "learning_rate": [0.001]}
@@ -30,7 +27,7 @@ class SpaceSpec:
     kinds: tuple[str, ...]
     settings: Mapping[str, Any]
     hyperparameters: Mapping[str, Any]
-    builder: str  # "module:function" in autosearch.search.blocks, imported on use
+    builder: str  # "module:function" in autosearch.spaces.blocks, imported on use
     doc: str
 
     def build(self, params: Mapping[str, Any], problem: str, columns: tuple[str, ...] = ()) -> tuple[Any, Any]:
@@ -55,7 +52,7 @@ register_space(SpaceSpec(
     settings={"max_tokens": 20000, "sequence_length": 64},
     hyperparameters={"embedding_dim": [64, 128], "dropout": [0.0, 0.3], "dense_units": [0, 64],
                      **_COMPILE},
-    builder="autosearch.search.blocks:text_embedding_pool",
+    builder="autosearch.spaces.blocks:text_embedding_pool",
     doc="lower-cased word tokenizer -> embedding -> masked global average pooling -> dense",
 ))
 register_space(SpaceSpec(
@@ -64,7 +61,7 @@ register_space(SpaceSpec(
     settings={},
     hyperparameters={"conv_blocks": [1, 2], "filters": [32, 64], "dropout": [0.0, 0.25],
                      "dense_units": [64, 128], **_COMPILE},
-    builder="autosearch.search.blocks:image_conv",
+    builder="autosearch.spaces.blocks:image_conv",
     doc="normalization -> conv blocks (3x3 conv, relu, max pooling) -> dense",
 ))
 register_space(SpaceSpec(
@@ -72,7 +69,7 @@ register_space(SpaceSpec(
     kinds=("structured",),
     settings={},
     hyperparameters={"layers": [1, 2], "units": [32, 64], "dropout": [0.0, 0.25], **_COMPILE},
-    builder="autosearch.search.blocks:structured_mlp",
+    builder="autosearch.spaces.blocks:structured_mlp",
     doc="categorical encoding -> normalization -> dense layers",
 ))
 
@@ -101,23 +98,21 @@ def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) ->
     return out if isinstance(value, list) else out[0]
 
 
-def validate_space(cfg: "PipelineConfig") -> dict[str, Any]:
-    """The space's values with defaults filled in, checked against its declaration."""
-    spec = SPACES.get(cfg.search.space)
-    src = cfg.source
+def validate_space(src: str, name: str, kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Space ``name``'s ``values`` (a pipeline's ``[space]``) with defaults filled in, checked against
+    its declaration; ``src`` names the pipeline file in errors, ``kind`` is its data kind."""
+    spec = SPACES.get(name)
     if spec is None:
-        raise ConfigError(
-            f"{src}: search.space = '{cfg.search.space}' is unknown; use one of {', '.join(sorted(SPACES))}."
-        )
-    if cfg.kind not in spec.kinds:
-        fits = [n for n, s in SPACES.items() if cfg.kind in s.kinds]
+        raise ConfigError(f"{src}: search.space = '{name}' is unknown; use one of {', '.join(sorted(SPACES))}.")
+    if kind not in spec.kinds:
+        fits = [n for n, s in SPACES.items() if kind in s.kinds]
         raise ConfigError(f"{src}: space '{spec.name}' is for {'/'.join(spec.kinds)} data; use {', '.join(fits)}.")
     allowed = {**spec.settings, **spec.hyperparameters}
-    for key in cfg.space:
+    for key in values:
         if key not in allowed:
             raise ConfigError(f"{src}: unknown key 'space.{key}'; allowed keys in [space]: {', '.join(allowed)}.")
     return {
-        key: _check_value(src, key, cfg.space.get(key, default), default, key in spec.hyperparameters)
+        key: _check_value(src, key, values.get(key, default), default, key in spec.hyperparameters)
         for key, default in allowed.items()
     }
 

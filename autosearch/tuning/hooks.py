@@ -1,0 +1,261 @@
+"""KerasTuner life-cycle events -> tracker records.
+
+The AutoKeras tuner is subclassed only to call ``TrialHooks`` from KerasTuner's
+hooks (``on_trial_begin``, ``on_trial_end``) and from a per-epoch Keras
+callback; the hooks talk to a ``TrackerWriter`` and never to a concrete
+backend. Each trial being trained is one ``LiveTrial``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from autosearch.config import PipelineConfig
+from autosearch.tracking import (
+    EpochMetrics,
+    TrackerWriter,
+    TrialKind,
+    TrialRecord,
+    TrialState,
+)
+from autosearch.tracking.records import trial_id_of
+from autosearch.tuning.progress import Progress
+from autosearch.tuning.resources import ResourceSampler
+
+# KerasTuner marks a trial FAILED when it raises FailedTrialError, which it does
+# for configurations it rejects (an oversized model): for us those are INVALID.
+# Any other exception in a trial KerasTuner calls INVALID: for us, FAILED.
+_KT_STATES = {"COMPLETED": TrialState.COMPLETED, "FAILED": TrialState.INVALID, "INVALID": TrialState.FAILED}
+
+
+def trial_seed(run_seed: int, keras_trial_id: str) -> int:
+    """A trial's seed, derived from the run seed and its KerasTuner id (stable across processes)."""
+    digest = hashlib.sha256(f"{run_seed}:{keras_trial_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1)
+
+
+def set_global_seed(seed: int) -> None:
+    """Seed Python, NumPy and Keras (and so TensorFlow) at trial start."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def best_of(values: list[float | None], direction: str) -> tuple[int, float] | None:
+    """(index, value) of the best finite value, or None."""
+    finite = [(i, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    pick = max if direction == "max" else min
+    return pick(finite, key=lambda iv: iv[1])
+
+
+@dataclass
+class LiveTrial:
+    """What the hooks know of one trial between its begin and end."""
+
+    trial_id: str
+    history: list[float | None] = field(default_factory=list)  # the objective, epoch by epoch
+    first_epoch: int = 0  # a Hyperband warm start continues at tuner/initial_epoch
+    params: int | None = None
+    summary_path: str | None = None
+    sampler: ResourceSampler | None = None
+    objective: float | None = None  # set when the trial ends
+    error: str | None = None
+    ended: bool = False
+
+    def resources(self) -> dict[str, float]:
+        sampler, self.sampler = self.sampler, None
+        return sampler.stop() if sampler else {}
+
+
+@dataclass
+class TrialHooks:
+    """Bridges tuner life-cycle events to a tracker and a progress display."""
+
+    tracker: TrackerWriter
+    run_id: str
+    cfg: PipelineConfig
+    progress: Progress
+    run_dir: Path
+    started: float = field(default_factory=time.monotonic)
+    trials: dict[str, LiveTrial] = field(default_factory=dict)  # by tracker trial id, in start order
+    current: LiveTrial | None = None
+    stop_requested: bool = False
+    # A reproduction runs one KerasTuner trial under another trial's id, seed and kind.
+    as_trial: TrialRecord | None = None
+
+    def full_id(self, trial: Any) -> str:
+        return self.as_trial.trial_id if self.as_trial else trial_id_of(self.run_id, trial.trial_id)
+
+    def seed_for(self, trial: Any) -> int:
+        if self.as_trial and self.as_trial.seed is not None:
+            return self.as_trial.seed
+        return trial_seed(self.cfg.search.seed, trial.trial_id)
+
+    def budget_exhausted(self) -> bool:
+        budget = self.cfg.search.time_budget
+        return budget is not None and time.monotonic() - self.started >= budget
+
+    def finished(self) -> list[LiveTrial]:
+        return [t for t in self.trials.values() if t.ended]
+
+    def best(self) -> LiveTrial | None:
+        done = self.finished()
+        found = best_of([t.objective for t in done], self.cfg.search.direction)
+        return None if found is None else done[found[0]]
+
+    def errors(self) -> list[str]:
+        return sorted({t.error for t in self.finished() if t.error})
+
+    def trial_begin(self, trial: Any) -> None:
+        live = LiveTrial(self.full_id(trial),
+                         first_epoch=int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
+        self.trials[live.trial_id] = self.current = live
+        record = TrialRecord(
+            trial_id=live.trial_id, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
+            hyperparameters=dict(trial.hyperparameters.values), seed=self.seed_for(trial), started_at=time.time(),
+        )
+        if self.as_trial:
+            record = dataclasses.replace(self.as_trial, state=TrialState.RUNNING, started_at=record.started_at)
+        self.tracker.log_trial(record)
+        live.sampler = ResourceSampler().start()
+        self.progress.trial_begin(live.trial_id)
+
+    def fit_begin(self, trial: Any, model: Any) -> None:
+        live = self.trials[self.full_id(trial)]
+        live.params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *a, **k: lines.append(line))
+        path = self.run_dir / "trials" / trial.trial_id / "model_summary.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        live.summary_path = str(path.relative_to(self.run_dir))
+
+    def epoch_end(self, trial: Any, epoch: int, total_epochs: int, logs: Mapping[str, Any]) -> bool:
+        """Record one epoch; returns True when the time budget says stop training."""
+        live = self.trials[self.full_id(trial)]
+        metrics = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
+        self.tracker.log_epoch(live.trial_id, EpochMetrics(epoch, metrics, time.time()))
+        live.history.append(metrics.get(self.cfg.search.objective))
+        self.progress.epoch_end(epoch, total_epochs, metrics)
+        return self.budget_exhausted()
+
+    def trial_end(self, trial: Any, kt_status: str) -> None:
+        """Record a trial KerasTuner finished; ``kt_status`` is its status before the oracle's end_trial,
+        which turns a crashed (INVALID) trial into FAILED when it will not be retried."""
+        live = self.trials[self.full_id(trial)]
+        state = _KT_STATES.get(kt_status, TrialState.FAILED)
+        best = best_of(live.history, self.cfg.search.direction)
+        if state is not TrialState.COMPLETED:
+            live.error = ((trial.message or "").strip().splitlines()[-1:] or ["unknown error"])[0]
+        elif best is None:
+            state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
+        completed = state is TrialState.COMPLETED
+        live.objective = best[1] if completed else None
+        extra = {"keras_tuner_status": kt_status, **live.resources()}
+        if live.summary_path:
+            extra["model_summary"] = live.summary_path
+        self.tracker.finish_trial(
+            live.trial_id, state, ended_at=time.time(), objective=live.objective,
+            best_epoch=live.first_epoch + best[0] if completed else None,
+            trainable_params=live.params, error=live.error, extra=extra,
+        )
+        live.ended, self.current = True, None
+        best_live = self.best()
+        self.progress.trial_end(live.trial_id, state.value, live.objective, best_live and best_live.objective)
+
+    def abort_current(self, exc: BaseException) -> None:
+        """Close a trial left RUNNING when the search stops: INTERRUPTED on Ctrl-C, FAILED otherwise."""
+        live, self.current = self.current, None
+        if live is None:
+            return
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        live.error = "interrupted (Ctrl-C)" if interrupted else f"{type(exc).__name__}: {exc}"[:500]
+        live.ended = True
+        self.tracker.finish_trial(
+            live.trial_id, TrialState.INTERRUPTED if interrupted else TrialState.FAILED, ended_at=time.time(),
+            error=live.error, extra=live.resources())
+
+
+def tracked_tuner(base: type, hooks: TrialHooks) -> type:
+    """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``."""
+    import keras
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def __init__(self, trial: Any, total_epochs: int):
+            super().__init__()
+            self.trial, self.total_epochs = trial, total_epochs
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            hooks.fit_begin(self.trial, self.model)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if hooks.stop_requested:  # Ctrl-C, raised where Keras lets it through
+                raise KeyboardInterrupt
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if hooks.epoch_end(self.trial, epoch, self.total_epochs, logs or {}):
+                self.model.stop_training = True
+
+    class Tracked(base):  # type: ignore[misc, valid-type]
+        def pre_create_trial(self) -> None:
+            super().pre_create_trial()
+            if hooks.budget_exhausted() and self.oracle.trials:
+                self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops here
+
+        def on_trial_begin(self, trial: Any) -> None:
+            super().on_trial_begin(trial)
+            hooks.trial_begin(trial)
+
+        def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+            set_global_seed(hooks.seed_for(trial))
+            epochs = kwargs.get("epochs", hooks.cfg.search.epochs)
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), EpochRecorder(trial, epochs)]
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+
+        def on_trial_end(self, trial: Any) -> None:
+            status = str(getattr(trial.status, "value", trial.status))
+            try:
+                super().on_trial_end(trial)  # scores the trial; may raise after too many consecutive failures
+            finally:
+                hooks.trial_end(trial, status)
+
+    Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
+    return Tracked
+
+
+@contextmanager
+def interruptible(hooks: TrialHooks) -> Iterator[None]:
+    """Turn the first Ctrl-C into a KeyboardInterrupt at the next batch end.
+
+    A SIGINT that lands inside TensorFlow's or KerasTuner's own code can be
+    swallowed (e.g. in a weakref callback) and the search goes on; a flag
+    checked by our callback is reliable. A second Ctrl-C interrupts at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        hooks.stop_requested = True
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hooks.stop_requested:
+        raise KeyboardInterrupt

@@ -1,0 +1,113 @@
+"""Run the trials of a tracked AutoKeras search: baselines, then the tuner.
+
+``run_trials`` records every trial of an already started run and returns the
+best model; what happens to that model afterwards (scoring, predictions, the
+bundle) and the run's own start and end belong to the caller
+(``autosearch.workflows.search``). TensorFlow is imported when it is called.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autosearch.config import PipelineConfig
+from autosearch.data import SplitData
+from autosearch.errors import SearchError
+from autosearch.tracking import TrackerWriter, TrialKind, TrialRecord, TrialState
+from autosearch.tracking.records import trial_id_of
+from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
+from autosearch.tuning.baselines import run_baselines
+from autosearch.tuning.hooks import TrialHooks, set_global_seed, tracked_tuner
+from autosearch.tuning.progress import Progress
+
+
+def new_run_id(now: float | None = None) -> str:
+    """``YYYYMMDD-HHMMSS-xxxx``: sortable by start time, unique by its random tail."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The best trial of a finished search and its in-memory model."""
+
+    best_trial_id: str
+    best_objective: float
+    n_trials: int
+    model: Any = field(repr=False)
+    pipeline: Any = field(repr=False)  # the fitted AutoKeras preprocessing of the best trial
+
+
+def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, split: SplitData,
+                  progress: Progress) -> None:
+    """Record reference models as ``baseline`` trials; their objective is their validation score
+    when the pipeline's objective is that metric (``val_accuracy``, ``val_mean_absolute_error``)."""
+    for result in run_baselines(split, cfg.search.seed):
+        tid = trial_id_of(run_id, f"baseline-{result.name}")
+        now = time.time()
+        tracker.log_trial(TrialRecord(trial_id=tid, run_id=run_id, kind=TrialKind.BASELINE,
+                                      state=TrialState.RUNNING, hyperparameters={},
+                                      seed=cfg.search.seed, started_at=now - result.seconds))
+        objective = result.validation if cfg.search.objective == f"val_{result.metric}" else None
+        tracker.finish_trial(tid, TrialState.COMPLETED, ended_at=now, objective=objective, extra={
+            "model": result.description, "metric": result.metric, "validation": result.validation,
+            "test": result.test})
+        progress.message(f"baseline {result.name}: validation {result.metric} {result.validation:.4f}")
+
+
+def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir: Path, split: SplitData,
+               progress: Progress) -> SearchOutcome:
+    """Score the baselines and search ``cfg``'s space, recording every trial of run ``run_id``.
+
+    A trial still running when this raises is closed first (INTERRUPTED on
+    Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed.
+    """
+    quiet_tensorflow()
+    import autokeras as ak
+    import keras
+
+    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir)
+    try:
+        if cfg.search.baselines:
+            log_baselines(tracker, run_id, cfg, split, progress)
+        set_global_seed(cfg.search.seed)
+        tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
+        auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=True)
+        callbacks = [
+            # Our own EarlyStopping keeps AutoKeras from retraining the best model
+            # after the search (its final_fit), so the best model is the best trial.
+            keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
+                                          patience=cfg.search.patience or cfg.search.epochs),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")),
+        ]
+        progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
+        try:
+            fit(auto_model, cfg, split, cfg.search.epochs, callbacks, hooks)
+        except Exception as exc:
+            explained = _explain(exc, hooks, run_id)
+            if explained is exc:
+                raise
+            raise explained from exc
+        best = hooks.best()
+        if best is None:
+            raise SearchError(f"run {run_id}: no trial completed.")
+        return SearchOutcome(best.trial_id, best.objective, len(hooks.trials), auto_model.tuner.get_best_model(),
+                             auto_model.tuner.get_best_pipeline())
+    except BaseException as exc:
+        hooks.abort_current(exc)
+        raise
+
+
+def _explain(exc: Exception, hooks: TrialHooks, run_id: str) -> Exception:
+    """With no completed trial AutoKeras fails looking for the best one, and KerasTuner gives up after
+    3 consecutive failed trials: say why instead."""
+    errors = "; ".join(hooks.errors())
+    if hooks.best() is None:
+        return SearchError(f"run {run_id}: no trial completed ({errors or f'{type(exc).__name__}: {exc}'}).")
+    if "consecutive failures" in str(exc):
+        return SearchError(f"run {run_id}: KerasTuner stopped the search after consecutive failed trials "
+                           f"({errors}); the completed ones are in 'autosearch leaderboard {run_id}'.")
+    return exc

@@ -1,0 +1,105 @@
+"""A whole search: start the run, run the trials, score the best model on test, keep its
+predictions, write its bundle, attach the report, end the run.
+
+Everything that can reject user input runs before the tracker is touched, so
+bad input leaves no trace.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from autosearch.config import PipelineConfig
+from autosearch.data import SplitData, prepare_data
+from autosearch.environment import environment
+from autosearch.tracking import RunInfo, RunStatus, Tracker
+from autosearch.tuning.progress import Progress, SilentProgress
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    run_id: str
+    run_dir: Path
+    tracker_uri: str
+    best_trial_id: str | None
+    objective: str
+    direction: str
+    best_objective: float | None
+    scores: Mapping[str, Any]  # metric, validation, test of the best model
+    baseline: Mapping[str, Any]
+    tensorboard_dir: Path
+    duration: float
+    n_trials: int
+    bundle: Path | None = None
+
+
+def run_search(
+    cfg: PipelineConfig,
+    tracker: Tracker,
+    home: Path,
+    progress: Progress | None = None,
+    split: SplitData | None = None,
+    export: bool = True,
+) -> SearchResult:
+    """Search ``cfg``'s space on its data, recording every trial in ``tracker``; see the module doc."""
+    from autosearch.export.bundle import write_bundle
+    from autosearch.export.evaluate import score_model, write_predictions
+    from autosearch.export.manifest import bundle_manifest
+    from autosearch.tuning.runner import new_run_id, run_trials
+
+    split = split or prepare_data(cfg)  # rejects bad input before anything is written
+    progress = progress or SilentProgress()
+    run_id = new_run_id()
+    run_dir = (Path(home) / "runs" / run_id).resolve()  # recorded absolute: commands may run elsewhere
+    run_dir.mkdir(parents=True)
+    t0 = time.monotonic()
+    tracker.start_run(RunInfo(
+        run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
+        started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
+        environment=environment(), summary={"run_dir": str(run_dir)},
+    ))
+    status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
+    try:
+        outcome = run_trials(cfg, tracker, run_id, run_dir, split, progress)
+        best_trial_id = outcome.best_trial_id
+        manifest = bundle_manifest(cfg, split, run_id, best_trial_id, outcome.best_objective)
+        scores, outputs = score_model(outcome.model, outcome.pipeline, manifest, split)
+        write_predictions(split, outputs, run_dir / "predictions")
+        summary = {"best_objective": outcome.best_objective, "scores": scores, "n_trials": outcome.n_trials}
+        if export:
+            bundle = write_bundle(outcome.model, outcome.pipeline, run_dir / "export", {**manifest, "scores": scores},
+                                  split.x("validation"))
+            summary["bundle"] = str(bundle)
+            artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
+        status = RunStatus.COMPLETED
+    except KeyboardInterrupt:
+        status = RunStatus.INTERRUPTED
+        raise
+    except BaseException as exc:
+        summary = {"error": f"{type(exc).__name__}: {exc}"}
+        raise
+    finally:
+        summary["duration"] = time.monotonic() - t0
+        tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
+    for name, path in {**artifacts, "report": _write_run_report(tracker, run_id, run_dir)}.items():
+        tracker.log_artifact(run_id, name, path)
+    run = tracker.get_run(run_id)
+    return SearchResult(
+        run_id=run_id, run_dir=run_dir, tracker_uri=tracker.uri, best_trial_id=best_trial_id,
+        objective=cfg.search.objective, direction=cfg.search.direction, best_objective=run.best_objective,
+        scores=run.scores, baseline=run.baseline, tensorboard_dir=run_dir / "tensorboard",
+        duration=run.duration, n_trials=summary["n_trials"], bundle=run.bundle,
+    )
+
+
+def _write_run_report(tracker: Tracker, run_id: str, run_dir: Path) -> Path:
+    """The run's self-contained HTML report, kept in its directory (and published by trackers that publish)."""
+    from autosearch.fileio import write_text_atomic
+    from autosearch.views.report import run_report_html
+
+    path = run_dir / "report.html"
+    write_text_atomic(path, run_report_html(tracker, tracker.get_run(run_id)))
+    return path
