@@ -73,6 +73,7 @@ reproduce: $(VENV)/.installed
 	$(PY) -m autosearch reproduce $(TRIAL)
 
 test: $(VENV)/.installed
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -m "not slow" -q
 
 bench: $(VENV)/.installed
