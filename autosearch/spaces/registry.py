@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from autosearch.errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd", "adam_weight_decay")
-_COMPILE = {"optimizer": "adam", "learning_rate": [0.001]}
+COMPILE = {"optimizer": "adam", "learning_rate": [0.001]}  # every space owns these two (see module doc)
 
 
 @dataclass(frozen=True)
@@ -44,34 +44,6 @@ SPACES: dict[str, SpaceSpec] = {}
 def register_space(spec: SpaceSpec) -> SpaceSpec:
     SPACES[spec.name] = spec
     return spec
-
-
-register_space(SpaceSpec(
-    name="text_embedding_pool",
-    kinds=("text",),
-    settings={"max_tokens": 20000, "sequence_length": 64},
-    hyperparameters={"embedding_dim": [64, 128], "dropout": [0.0, 0.3], "dense_units": [0, 64],
-                     **_COMPILE},
-    builder="autosearch.spaces.blocks:text_embedding_pool",
-    doc="lower-cased word tokenizer -> embedding -> masked global average pooling -> dense",
-))
-register_space(SpaceSpec(
-    name="image_conv",
-    kinds=("image",),
-    settings={},
-    hyperparameters={"conv_blocks": [1, 2], "filters": [32, 64], "dropout": [0.0, 0.25],
-                     "dense_units": [64, 128], **_COMPILE},
-    builder="autosearch.spaces.blocks:image_conv",
-    doc="normalization -> conv blocks (3x3 conv, relu, max pooling) -> dense",
-))
-register_space(SpaceSpec(
-    name="structured_mlp",
-    kinds=("structured",),
-    settings={},
-    hyperparameters={"layers": [1, 2], "units": [32, 64], "dropout": [0.0, 0.25], **_COMPILE},
-    builder="autosearch.spaces.blocks:structured_mlp",
-    doc="categorical encoding -> normalization -> dense layers",
-))
 
 
 def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) -> Any:
@@ -119,4 +91,7 @@ def validate_space(src: str, name: str, kind: str, values: Mapping[str, Any]) ->
 
 def get_space(name: str) -> SpaceSpec:
     return SPACES[name]
+
+
+import autosearch.spaces.builtin  # noqa: E402,F401  (registers the built-in spaces)
 
