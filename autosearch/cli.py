@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub("reproduce", "re-run a trial from its hyperparameters and seed; does its result hold?")
     rp.add_argument("trial_id")
     rp.add_argument("--allow-data-change", action="store_true", help="reproduce even if the data fingerprint changed")
-    rp.add_argument("--tolerance", type=float, default=1e-6, help="largest objective difference that still holds")
+    rp.add_argument("--tolerance", type=_non_negative, default=1e-6,
+                    help="largest objective difference that still holds (>= 0)")
     rp.add_argument("--export", action="store_true", help="also write a bundle of the reproduced model")
 
     up = sub("clearml-upload", "import a run's offline ClearML session into the configured server")
@@ -122,6 +123,16 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 

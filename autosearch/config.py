@@ -37,6 +37,8 @@ class DataConfig:
     feature_columns: tuple[str, ...] | None = None
     image_size: tuple[int, int] | None = None
     max_rows: int | None = None
+    encoding: str | None = None  # of a CSV file; None: UTF-8, refused with a hint when it is not
+    delimiter: str | None = None  # of a CSV file; None: detected (comma, tab, semicolon, pipe)
 
 
 @dataclass(frozen=True)
