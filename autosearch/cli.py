@@ -7,7 +7,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from autosearch.errors import AutosearchError
 
@@ -29,17 +29,24 @@ SEARCH_OVERRIDES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (what, where, how to fix) instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see '{self.prog} --help'.\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autosearch", description=__doc__)
+    parser = _Parser(prog="autosearch", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     # Options every sub-command takes, before or after its name (SUPPRESS keeps a
     # sub-command's default from overwriting a --debug given before it).
-    debug = argparse.ArgumentParser(add_help=False)
+    debug = _Parser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    tracked = argparse.ArgumentParser(add_help=False, parents=[debug])
+    tracked = _Parser(add_help=False, parents=[debug])
     tracked.add_argument("--tracker", help="tracker URI (default: $AUTOSEARCH_TRACKING_URI or "
                                            "sqlite:///<home>/tracker.db)")
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def sub(name: str, help: str, tracker: bool = True) -> argparse.ArgumentParser:
         return subparsers.add_parser(name, help=help, parents=[tracked if tracker else debug])
