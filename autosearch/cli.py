@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from autosearch.errors import AutosearchError
+from autosearch.errors import AutosearchError, Terminated
 
 # CLI flag -> pipeline key it overrides.
 SEARCH_OVERRIDES = {
@@ -326,8 +327,13 @@ COMMANDS = {
 }
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: close what is running, exit 143
     try:
         return COMMANDS[args.command](args)
     except AutosearchError as exc:
@@ -335,9 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\ninterrupted: the running trial and the run are marked INTERRUPTED.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"\n{exc or 'interrupted (Ctrl-C)'}: the running trial and the run are marked INTERRUPTED.",
+              file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

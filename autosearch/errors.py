@@ -70,3 +70,12 @@ class ReproduceError(AutosearchError):
 
 class ViewError(AutosearchError):
     """A leaderboard, compare or report request cannot be answered."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, a scheduler): handled like Ctrl-C, exit code 143."""
+
+    exit_code = 143
+
+    def __init__(self, message: str = "terminated (SIGTERM)"):
+        super().__init__(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -99,9 +100,10 @@ def test_cli_search_on_each_embedded_task(task: str, metric: str, cli, home: Pat
     assert f"Run {run.run_id}" in res.out
 
 
-def test_ctrl_c_marks_the_running_trial_and_the_run_interrupted(home: Path) -> None:
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_mark_the_running_trial_and_the_run_interrupted(signum: int, code: int,
+                                                                          home: Path) -> None:
     import os
-    import signal
     import sqlite3
     import subprocess
     import time
@@ -122,10 +124,10 @@ def test_ctrl_c_marks_the_running_trial_and_the_run_interrupted(home: Path) -> N
                 break
         except sqlite3.OperationalError:  # the search has not created its tables yet
             continue
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
-    assert "interrupted" in err
+    assert proc.returncode == code, err[-2000:]
+    assert "marked INTERRUPTED" in err
     tracker = SQLiteTracker(home / "tracker.db")
     (run,) = tracker.list_runs()
     assert run.status is RunStatus.INTERRUPTED

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from autosearch.config import PipelineConfig
+from autosearch.errors import Terminated
 from autosearch.tracking import (
     EpochMetrics,
     TrackerWriter,
@@ -92,7 +93,7 @@ class TrialHooks:
     started: float = field(default_factory=time.monotonic)
     trials: dict[str, LiveTrial] = field(default_factory=dict)  # by tracker trial id, in start order
     current: LiveTrial | None = None
-    stop_requested: bool = False
+    stop_requested: KeyboardInterrupt | None = None  # set by a signal; raised at the next batch end
     # A reproduction runs one KerasTuner trial under another trial's id, seed and kind.
     as_trial: TrialRecord | None = None
 
@@ -182,7 +183,7 @@ class TrialHooks:
         if live is None:
             return
         interrupted = isinstance(exc, KeyboardInterrupt)
-        live.error = "interrupted (Ctrl-C)" if interrupted else f"{type(exc).__name__}: {exc}"[:500]
+        live.error = (str(exc) or "interrupted (Ctrl-C)") if interrupted else f"{type(exc).__name__}: {exc}"[:500]
         live.ended = True
         self.tracker.finish_trial(
             live.trial_id, TrialState.INTERRUPTED if interrupted else TrialState.FAILED, ended_at=time.time(),
@@ -202,8 +203,8 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
             hooks.fit_begin(self.trial, self.model)
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if hooks.stop_requested:  # Ctrl-C, raised where Keras lets it through
-                raise KeyboardInterrupt
+            if hooks.stop_requested is not None:  # Ctrl-C or SIGTERM, raised where Keras lets it through
+                raise hooks.stop_requested
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if hooks.epoch_end(self.trial, epoch, self.total_epochs, logs or {}):
@@ -238,24 +239,29 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
 
 @contextmanager
 def interruptible(hooks: TrialHooks) -> Iterator[None]:
-    """Turn the first Ctrl-C into a KeyboardInterrupt at the next batch end.
+    """Turn the first Ctrl-C (or SIGTERM) into an exception at the next batch end.
 
-    A SIGINT that lands inside TensorFlow's or KerasTuner's own code can be
+    A signal that lands inside TensorFlow's or KerasTuner's own code can be
     swallowed (e.g. in a weakref callback) and the search goes on; a flag
-    checked by our callback is reliable. A second Ctrl-C interrupts at once.
+    checked by our callback is reliable. A second signal interrupts at once.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    kinds = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
+    previous = {signum: signal.getsignal(signum) for signum in kinds}
 
     def handler(signum: int, frame: Any) -> None:
-        hooks.stop_requested = True
-        signal.signal(signal.SIGINT, previous)
+        hooks.stop_requested = kinds[signum]()
+        for restore, old in previous.items():
+            signal.signal(restore, old)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    for signum in kinds:
+        signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if hooks.stop_requested:
-        raise KeyboardInterrupt
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+    if hooks.stop_requested is not None:
+        raise hooks.stop_requested
