@@ -4,6 +4,13 @@ Writing and reading are two interfaces so that a write-only backend (ClearML)
 and a composite that fans writes out to several backends fit the same seams:
 the search only needs a ``TrackerWriter``; leaderboards, reports and reproduce
 need a ``Tracker``. Every backend passes ``tests/tracking/test_tracker_contract.py``.
+
+Liveness: a search beats (``heartbeat``) every few seconds while it runs. A
+reading tracker reports a RUNNING run whose process is gone (same host, pid
+no longer exists) or silent for more than ``liveness.STALE_AFTER`` seconds as
+INTERRUPTED, with ``summary["error"]`` saying who stopped and how to resume,
+and its RUNNING trials as INTERRUPTED; reads never write. So a RUNNING run
+read back is a live one.
 """
 
 from __future__ import annotations
@@ -91,6 +98,15 @@ class TrackerWriter(ABC):
         ``UnknownRunError`` for an unknown id.
         """
 
+    def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
+        """Record that process ``pid`` on ``host`` is alive at ``at`` (epoch seconds) for a RUNNING run.
+
+        The search calls this every 5-10 s, possibly from a thread while another thread writes.
+        A beat for a run that is no longer RUNNING is ignored (a late beat after ``finish_run``
+        is harmless). Raises ``UnknownRunError`` for an unknown id. This default keeps no
+        liveness and suits write-only backends; every readable ``Tracker`` implements it.
+        """
+
     def close(self) -> None:
         """Release connections and flush what is buffered; the default holds none."""
 
@@ -102,7 +118,27 @@ class TrackerWriter(ABC):
 
 
 class Tracker(TrackerWriter):
-    """A tracker that can also be read back."""
+    """A tracker that can also be read back.
+
+    Every read applies liveness (see the module docstring): ``get_run``, ``list_runs``,
+    ``get_trial``, ``list_trials`` and ``find_trials`` never show a dead run as RUNNING.
+    """
+
+    @abstractmethod
+    def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
+        """See ``TrackerWriter.heartbeat``; stored so that reads can tell a live run from a dead one."""
+
+    @abstractmethod
+    def restart_run(self, run_id: str) -> RunInfo:
+        """Make an INTERRUPTED or FAILED run (or a RUNNING one whose process is dead) RUNNING again,
+        for ``autosearch resume``; return the updated run.
+
+        ``ended_at`` is cleared, ``summary["error"]`` dropped, trials still stored RUNNING are
+        recorded INTERRUPTED (with the reason), and the calling process's heartbeat (its pid on
+        this host, now) is recorded, since that process is the one that resumes. Raises
+        ``UnknownRunError`` for an unknown id and ``TrackerError`` naming the reason for a
+        COMPLETED run or a live one.
+        """
 
     @abstractmethod
     def get_run(self, run_id: str) -> RunInfo:

@@ -58,6 +58,14 @@ class CompositeTracker(Tracker):
         self.primary.log_artifact(run_id, name, path)
         self._fan_out(lambda w: w.log_artifact(run_id, name, path))
 
+    def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
+        self.primary.heartbeat(run_id, pid=pid, host=host, at=at)
+        self._fan_out(lambda w: w.heartbeat(run_id, pid=pid, host=host, at=at))
+
+    def restart_run(self, run_id: str) -> RunInfo:
+        """Restarted in the primary, which the reads come from; secondary writers keep their own record."""
+        return self.primary.restart_run(run_id)
+
     def close(self) -> None:
         self._fan_out(lambda w: w.close())
         self.primary.close()

@@ -49,6 +49,16 @@ def _require(cls_name: str, data: Mapping[str, Any], keys: tuple[str, ...]) -> N
         raise RecordError(f"{cls_name}.from_dict: missing keys {missing}; the record is damaged or not autosearch's.")
 
 
+def _home_path(path: str | None) -> Path | None:
+    if not path:
+        return None
+    if Path(path).is_absolute():
+        return Path(path)
+    from autosearch.tracking.registry import autosearch_home  # registry imports this module
+
+    return autosearch_home() / path
+
+
 def trial_id_of(run_id: str, local_id: str) -> str:
     """A trial's tracker id: ``<run id>/<id in the run>`` (KerasTuner's trial id, ``baseline-x``, ``3-r1``)."""
     return f"{run_id}/{local_id}"
@@ -94,6 +104,7 @@ class RunInfo:
     ended_at: float | None = None
     best_trial_id: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)  # test score, paths
+    heartbeat: Mapping[str, Any] = field(default_factory=dict)  # pid, host, at of the last beat; empty if none
 
     @property
     def fingerprint(self) -> str | None:
@@ -101,9 +112,10 @@ class RunInfo:
 
     @property
     def run_dir(self) -> Path | None:
-        """Where the run's files live (recorded absolute at start)."""
-        path = self.summary.get("run_dir")
-        return Path(path) if path else None
+        """Where the run's files live: a relative ``summary["run_dir"]`` (``runs/<run id>``) is resolved
+        against ``AUTOSEARCH_HOME`` so that a copied or moved home stays self-contained; absolute ones
+        (older runs) are returned as recorded."""
+        return _home_path(self.summary.get("run_dir"))
 
     @property
     def objective(self) -> str | None:
@@ -125,8 +137,8 @@ class RunInfo:
 
     @property
     def bundle(self) -> Path | None:
-        path = self.summary.get("bundle")
-        return Path(path) if path else None
+        """The best trial's bundle; relative paths are resolved against ``AUTOSEARCH_HOME`` like ``run_dir``."""
+        return _home_path(self.summary.get("bundle"))
 
     @property
     def duration(self) -> float | None:

@@ -1,8 +1,11 @@
 """Choose a tracker backend from a URI.
 
 The URI comes from the argument, then ``AUTOSEARCH_TRACKING_URI``, then the
-default ``sqlite:///<home>/tracker.db``. Backends are imported inside their
-builders so that a command pays only for the backend it uses.
+default ``sqlite:///<home>/tracker.db``. Schemes: ``sqlite:///path``,
+``postgresql://user@host:port/db`` (or ``postgres://``, a server several
+processes and machines share) and ``clearml://<project>``. Backends are
+imported inside their builders so that a command pays only for the backend it
+uses (psycopg is never imported for SQLite).
 """
 
 from __future__ import annotations
@@ -34,6 +37,19 @@ def _sqlite(rest: str) -> Tracker:
     return SQLiteTracker(path)
 
 
+def _postgresql(rest: str) -> Tracker:
+    """``postgresql://user[:password]@host[:port]/db[?libpq options]``."""
+    from autosearch.tracking.sqlpostgres import PostgreSQLTracker
+
+    if not rest.split("?", 1)[0].strip("/"):
+        raise TrackerError("tracker URI 'postgresql://' names no server; use postgresql://user@host:5432/db.")
+    try:
+        return PostgreSQLTracker(f"postgresql://{rest}")
+    except ImportError as exc:  # psycopg is imported by the constructor
+        raise TrackerError(f"the postgresql:// tracker needs psycopg ({exc}); "
+                           "pip install 'psycopg[binary]' (make install does).") from None
+
+
 def _clearml(rest: str) -> Tracker:
     """``clearml://<project>[?offline=1]``: ClearML for writes, the local SQLite tracker for reads."""
     from urllib.parse import parse_qs
@@ -54,7 +70,8 @@ def _clearml(rest: str) -> Tracker:
     return CompositeTracker(local, [ClearMLTracker(project.strip("/") or None, offline, timeout, trial_tasks)])
 
 
-_BUILDERS: dict[str, Callable[[str], Tracker]] = {"sqlite": _sqlite, "clearml": _clearml}
+_BUILDERS: dict[str, Callable[[str], Tracker]] = {
+    "sqlite": _sqlite, "postgresql": _postgresql, "postgres": _postgresql, "clearml": _clearml}
 
 
 def resolve_uri(uri: str | None = None) -> str:

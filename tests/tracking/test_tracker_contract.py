@@ -1,12 +1,16 @@
-"""The Tracker contract, run against every backend that can be read back."""
+"""The Tracker contract, run against every backend that can be read back: SQLite, PostgreSQL, composite."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from trackerkit import RUN_ID, beat, make_run, make_trial
 
 from autosearch.errors import (
     RecordError,
@@ -23,51 +27,34 @@ from autosearch.tracking import (
     TrialKind,
     TrialRecord,
     TrialState,
-    get_tracker,
 )
 from autosearch.tracking.composite import CompositeTracker
+from autosearch.tracking.liveness import STALE_AFTER, this_host
 from autosearch.tracking.sqlite import SQLiteTracker
 
-BACKENDS: dict[str, Callable[[Path], Tracker]] = {
-    "sqlite": lambda tmp: SQLiteTracker(tmp / "tracker.db"),
-    # writes fan out to a second real tracker, reads come from the first
-    "composite": lambda tmp: CompositeTracker(SQLiteTracker(tmp / "tracker.db"), [SQLiteTracker(tmp / "mirror.db")]),
-}
+TRIAL = f"{RUN_ID}/0"
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def tracker(request: pytest.FixtureRequest, tmp_path: Path) -> Tracker:
-    t = BACKENDS[request.param](tmp_path)
-    yield t
-    t.close()
-
-
-def make_run(run_id: str = "20261124-101500-a1b2", started_at: float = 1000.0) -> RunInfo:
-    return RunInfo(run_id=run_id, pipeline="text", task="text_classification", dataset="rotten_tomatoes",
-                   seed=0, started_at=started_at, config={"search": {"epochs": 2}},
-                   data={"fingerprint": "abc", "rows": {"train": 10}}, environment={"versions": {"keras": "3.12"}})
-
-
-def make_trial(trial_id: str = "20261124-101500-a1b2/0", run_id: str = "20261124-101500-a1b2",
-               started_at: float = 1001.0) -> TrialRecord:
-    return TrialRecord(trial_id=trial_id, run_id=run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
-                       hyperparameters={"learning_rate": 0.001, "text_block/dropout": 0.0}, seed=42,
-                       started_at=started_at)
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 def test_run_round_trips_with_its_metadata(tracker: Tracker) -> None:
-    tracker.start_run(make_run())
-    run = tracker.get_run("20261124-101500-a1b2")
-    assert run == make_run()
-    assert run.fingerprint == "abc"
+    run = make_run()
+    tracker.start_run(run)
+    assert tracker.get_run(RUN_ID) == run
+    assert tracker.get_run(RUN_ID).fingerprint == "abc"
+    assert tracker.get_run(RUN_ID).heartbeat == run.heartbeat
 
 
 def test_finish_run_sets_status_best_trial_and_merges_summary(tracker: Tracker) -> None:
     tracker.start_run(make_run())
-    tracker.finish_run("20261124-101500-a1b2", RunStatus.COMPLETED, ended_at=2000.0,
-                       best_trial_id="20261124-101500-a1b2/0", summary={"test": 0.8})
-    run = tracker.get_run("20261124-101500-a1b2")
-    assert (run.status, run.ended_at, run.best_trial_id) == (RunStatus.COMPLETED, 2000.0, "20261124-101500-a1b2/0")
+    tracker.finish_run(RUN_ID, RunStatus.COMPLETED, ended_at=2000.0, best_trial_id=TRIAL, summary={"test": 0.8})
+    run = tracker.get_run(RUN_ID)
+    assert (run.status, run.ended_at, run.best_trial_id) == (RunStatus.COMPLETED, 2000.0, TRIAL)
     assert run.summary == {"test": 0.8}
 
 
@@ -86,33 +73,43 @@ def test_unknown_run_raises_with_the_id(tracker: Tracker) -> None:
         tracker.log_trial(make_trial(run_id="nope"))
     with pytest.raises(UnknownRunError):
         tracker.finish_run("nope", RunStatus.FAILED, ended_at=1.0)
+    with pytest.raises(UnknownRunError):
+        tracker.heartbeat("nope", pid=1, host="h", at=1.0)
+    with pytest.raises(UnknownRunError):
+        tracker.restart_run("nope")
+    with pytest.raises(UnknownRunError):
+        tracker.delete_run("nope")
 
 
 def test_trial_records_epochs_and_final_result(tracker: Tracker) -> None:
     tracker.start_run(make_run())
     tracker.log_trial(make_trial())
     for epoch, acc in enumerate([0.6, 0.7]):
-        tracker.log_epoch("20261124-101500-a1b2/0", EpochMetrics(epoch, {"loss": 1 - acc, "val_accuracy": acc}, 5.0))
-    tracker.finish_trial("20261124-101500-a1b2/0", TrialState.COMPLETED, ended_at=1011.0, objective=0.7,
-                         best_epoch=1, trainable_params=1234)
-    trial = tracker.get_trial("20261124-101500-a1b2/0")
+        tracker.log_epoch(TRIAL, EpochMetrics(epoch, {"loss": 1 - acc, "val_accuracy": acc}, 5.0))
+    tracker.log_epoch(TRIAL, EpochMetrics(1, {"loss": 0.3, "val_accuracy": 0.7123456789012345}, 6.0))  # replaces
+    tracker.finish_trial(TRIAL, TrialState.COMPLETED, ended_at=1011.0, objective=0.7123456789012345, best_epoch=1,
+                         trainable_params=12_345_678_901)
+    trial = tracker.get_trial(TRIAL)
     assert trial.state is TrialState.COMPLETED
-    assert (trial.objective, trial.best_epoch, trial.trainable_params, trial.seed) == (0.7, 1, 1234, 42)
+    assert (trial.objective, trial.best_epoch, trial.trainable_params, trial.seed) == (
+        0.7123456789012345, 1, 12_345_678_901, 42)  # doubles and 64-bit integers survive
     assert trial.duration == pytest.approx(10.0)
     assert trial.hyperparameters == {"learning_rate": 0.001, "text_block/dropout": 0.0}
-    assert [e.metrics["val_accuracy"] for e in trial.epochs] == [0.6, 0.7]
-    assert tracker.get_trial("20261124-101500-a1b2/0", with_epochs=False).epochs == ()
+    assert [e.metrics["val_accuracy"] for e in trial.epochs] == [0.6, 0.7123456789012345]
+    assert trial.epochs[1].timestamp == 6.0
+    assert tracker.get_trial(TRIAL, with_epochs=False).epochs == ()
+    assert tracker.list_trials(RUN_ID, with_epochs=True) == [trial]
 
 
 def test_finished_trial_cannot_be_updated(tracker: Tracker) -> None:
     tracker.start_run(make_run())
     tracker.log_trial(make_trial())
-    tracker.finish_trial("20261124-101500-a1b2/0", TrialState.FAILED, ended_at=1002.0, error="boom")
+    tracker.finish_trial(TRIAL, TrialState.FAILED, ended_at=1002.0, error="boom")
     with pytest.raises(TrialFinishedError, match="read-only"):
-        tracker.log_epoch("20261124-101500-a1b2/0", EpochMetrics(0, {"loss": 1.0}, 1.0))
+        tracker.log_epoch(TRIAL, EpochMetrics(0, {"loss": 1.0}, 1.0))
     with pytest.raises(TrialFinishedError):
-        tracker.finish_trial("20261124-101500-a1b2/0", TrialState.COMPLETED, ended_at=1003.0)
-    trial = tracker.get_trial("20261124-101500-a1b2/0")
+        tracker.finish_trial(TRIAL, TrialState.COMPLETED, ended_at=1003.0)
+    trial = tracker.get_trial(TRIAL)
     assert (trial.state, trial.error, trial.epochs) == (TrialState.FAILED, "boom", ())
 
 
@@ -120,7 +117,7 @@ def test_finishing_as_running_is_a_value_error(tracker: Tracker) -> None:
     tracker.start_run(make_run())
     tracker.log_trial(make_trial())
     with pytest.raises(ValueError):
-        tracker.finish_trial("20261124-101500-a1b2/0", TrialState.RUNNING, ended_at=1.0)
+        tracker.finish_trial(TRIAL, TrialState.RUNNING, ended_at=1.0)
 
 
 def test_unknown_trial_error_names_the_id_and_how_to_list_ids(tracker: Tracker) -> None:
@@ -140,6 +137,14 @@ def test_duplicate_trial_id_is_rejected(tracker: Tracker) -> None:
         tracker.log_trial(make_trial())
 
 
+def test_a_failed_write_leaves_no_partial_trial(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    bad = TrialRecord(**{**make_trial().__dict__, "epochs": (EpochMetrics(0, {}, 0.0), EpochMetrics(0, {}, 0.0))})
+    with pytest.raises(TrackerError, match="epoch twice"):
+        tracker.log_trial(bad)
+    assert tracker.list_trials(RUN_ID) == []
+
+
 def test_lists_runs_newest_first_and_trials_in_start_order(tracker: Tracker) -> None:
     tracker.start_run(make_run("20261124-101500-aaaa", started_at=1.0))
     tracker.start_run(make_run("20261124-111500-bbbb", started_at=2.0))
@@ -151,26 +156,183 @@ def test_lists_runs_newest_first_and_trials_in_start_order(tracker: Tracker) -> 
     assert tracker.list_trials("20261124-111500-bbbb") == []
 
 
+def test_find_trials_filters_by_run_state_and_kind(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    tracker.start_run(make_run("20261124-111500-bbbb"))
+    tracker.log_trial(make_trial())
+    tracker.log_trial(TrialRecord(**{**make_trial(f"{RUN_ID}/baseline-majority").__dict__,
+                                     "kind": TrialKind.BASELINE, "state": TrialState.COMPLETED}))
+    tracker.log_trial(make_trial("20261124-111500-bbbb/0", "20261124-111500-bbbb"))
+    ids = lambda trials: sorted(t.trial_id for t in trials)  # noqa: E731
+    assert len(tracker.find_trials()) == 3
+    assert ids(tracker.find_trials([RUN_ID])) == [f"{RUN_ID}/0", f"{RUN_ID}/baseline-majority"]
+    assert ids(tracker.find_trials(kinds=[TrialKind.BASELINE])) == [f"{RUN_ID}/baseline-majority"]
+    assert ids(tracker.find_trials([RUN_ID], states=[TrialState.RUNNING])) == [f"{RUN_ID}/0"]
+    assert tracker.find_trials([]) == [] and tracker.find_trials(states=[]) == []
+
+
+def test_delete_run_removes_its_trials_and_epochs(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    tracker.log_trial(make_trial())
+    tracker.log_epoch(TRIAL, EpochMetrics(0, {"loss": 1.0}, 1.0))
+    tracker.delete_run(RUN_ID)
+    assert tracker.list_runs() == [] and tracker.find_trials() == []
+    with pytest.raises(UnknownTrialError):
+        tracker.get_trial(TRIAL)
+    tracker.start_run(make_run())  # the id is free again, with nothing left over
+    tracker.log_trial(make_trial())
+    assert tracker.get_trial(TRIAL).epochs == ()
+
+
 def test_artifacts_attach_to_a_run_and_a_new_path_replaces_the_old(tracker: Tracker) -> None:
     tracker.start_run(make_run())
-    tracker.log_artifact("20261124-101500-a1b2", "report", Path("/a/report.html"))
-    tracker.log_artifact("20261124-101500-a1b2", "bundle", Path("/a/export"))
-    tracker.log_artifact("20261124-101500-a1b2", "report", Path("/b/report.html"))
-    assert tracker.get_run("20261124-101500-a1b2").artifacts == {"report": "/b/report.html", "bundle": "/a/export"}
+    tracker.log_artifact(RUN_ID, "report", Path("/a/report.html"))
+    tracker.log_artifact(RUN_ID, "bundle", Path("/a/export"))
+    tracker.log_artifact(RUN_ID, "report", Path("/b/report.html"))
+    assert tracker.get_run(RUN_ID).artifacts == {"report": "/b/report.html", "bundle": "/a/export"}
     with pytest.raises(UnknownRunError):
         tracker.log_artifact("nope", "report", Path("/a/report.html"))
 
+
+# -- heartbeats and liveness -----------------------------------------------------
+
+def test_heartbeat_is_recorded_and_a_late_beat_after_finish_is_ignored(tracker: Tracker) -> None:
+    tracker.start_run(make_run(heartbeat={}, started_at=time.time()))
+    assert tracker.get_run(RUN_ID).heartbeat == {}
+    now = time.time()
+    tracker.heartbeat(RUN_ID, pid=os.getpid(), host=this_host(), at=now)
+    assert tracker.get_run(RUN_ID).heartbeat == {"pid": os.getpid(), "host": this_host(), "at": now}
+    tracker.finish_run(RUN_ID, RunStatus.COMPLETED, ended_at=now + 1)
+    tracker.heartbeat(RUN_ID, pid=os.getpid(), host=this_host(), at=now + 2)
+    run = tracker.get_run(RUN_ID)
+    assert run.status is RunStatus.COMPLETED and run.heartbeat["at"] == now
+
+
+def _assert_interrupted_on_every_read(tracker: Tracker, *words: str) -> None:
+    run = tracker.get_run(RUN_ID)
+    assert run.status is RunStatus.INTERRUPTED and run.ended_at is None
+    assert f"autosearch resume {RUN_ID}" in run.error and all(w in run.error for w in words), run.error
+    assert "\n" not in run.error
+    assert [r.status for r in tracker.list_runs()] == [RunStatus.INTERRUPTED]
+    assert tracker.get_trial(TRIAL).state is TrialState.INTERRUPTED
+    assert "stopped" in tracker.get_trial(TRIAL).error
+    assert [t.state for t in tracker.list_trials(RUN_ID)] == [TrialState.INTERRUPTED, TrialState.COMPLETED]
+    assert [t.state for t in tracker.find_trials([RUN_ID])] == [TrialState.INTERRUPTED, TrialState.COMPLETED]
+    assert [t.trial_id for t in tracker.find_trials(states=[TrialState.INTERRUPTED])] == [TRIAL]
+    assert tracker.find_trials(states=[TrialState.RUNNING]) == []
+
+
+def _run_with_two_trials(tracker: Tracker, heartbeat: dict, started_at: float = 1000.0) -> None:
+    tracker.start_run(make_run(heartbeat=heartbeat, started_at=started_at))
+    tracker.log_trial(make_trial())
+    tracker.log_trial(make_trial(f"{RUN_ID}/1", started_at=1002.0))
+    tracker.finish_trial(f"{RUN_ID}/1", TrialState.COMPLETED, ended_at=1003.0, objective=0.5)
+
+
+def test_a_run_whose_process_is_gone_reads_interrupted_at_once_and_nothing_is_written(tracker: Tracker) -> None:
+    pid = dead_pid()
+    _run_with_two_trials(tracker, beat(pid=pid))
+    _assert_interrupted_on_every_read(tracker, f"process {pid} on host {this_host()} stopped", "last heartbeat")
+    tracker.heartbeat(RUN_ID, pid=os.getpid(), host=this_host(), at=time.time())  # a live process takes over
+    assert tracker.get_run(RUN_ID).status is RunStatus.RUNNING  # the reads above stored nothing
+    assert tracker.get_trial(TRIAL).state is TrialState.RUNNING
+
+
+def test_a_run_without_a_heartbeat_for_longer_than_stale_after_reads_interrupted(tracker: Tracker) -> None:
+    _run_with_two_trials(tracker, {"pid": 4242, "host": "another-machine", "at": time.time() - STALE_AFTER - 5})
+    _assert_interrupted_on_every_read(tracker, "process 4242 on host another-machine stopped", "no heartbeat for")
+
+
+def test_a_recent_heartbeat_from_another_host_keeps_the_run_running(tracker: Tracker) -> None:
+    _run_with_two_trials(tracker, {"pid": 4242, "host": "another-machine", "at": time.time() - 5})
+    assert tracker.get_run(RUN_ID).status is RunStatus.RUNNING
+    assert tracker.get_trial(TRIAL).state is TrialState.RUNNING
+
+
+def test_an_older_run_with_no_heartbeat_is_judged_by_its_start(tracker: Tracker) -> None:
+    tracker.start_run(make_run("20261124-101500-fres", heartbeat={}, started_at=time.time()))
+    assert tracker.get_run("20261124-101500-fres").status is RunStatus.RUNNING
+    _run_with_two_trials(tracker, heartbeat={}, started_at=time.time() - STALE_AFTER - 5)
+    run = tracker.get_run(RUN_ID)
+    assert run.status is RunStatus.INTERRUPTED and "without a heartbeat" in run.error
+    assert tracker.get_trial(TRIAL).state is TrialState.INTERRUPTED
+
+
+# -- restarting a run for resume -------------------------------------------------
+
+def test_restart_run_revives_a_dead_run_and_closes_its_running_trials(tracker: Tracker) -> None:
+    _run_with_two_trials(tracker, beat(pid=dead_pid(), at=1010.0))
+    run = tracker.restart_run(RUN_ID)
+    assert run == tracker.get_run(RUN_ID)
+    assert (run.status, run.ended_at, run.error) == (RunStatus.RUNNING, None, None)
+    assert run.heartbeat["pid"] == os.getpid() and run.heartbeat["host"] == this_host()
+    trial = tracker.get_trial(TRIAL)  # stored INTERRUPTED now, not only read so
+    assert trial.state is TrialState.INTERRUPTED and trial.ended_at == 1010.0 and "stopped" in trial.error
+    assert tracker.get_trial(f"{RUN_ID}/1").state is TrialState.COMPLETED
+    tracker.log_trial(make_trial(f"{RUN_ID}/0-again"))  # the resumed search writes on
+
+
+@pytest.mark.parametrize("status", [RunStatus.FAILED, RunStatus.INTERRUPTED])
+def test_restart_run_reopens_a_failed_or_interrupted_run(tracker: Tracker, status: RunStatus) -> None:
+    tracker.start_run(make_run())
+    tracker.finish_run(RUN_ID, status, ended_at=2000.0, summary={"error": "boom", "run_dir": "runs/x"})
+    run = tracker.restart_run(RUN_ID)
+    assert (run.status, run.ended_at, run.error, run.summary) == (RunStatus.RUNNING, None, None, {"run_dir": "runs/x"})
+
+
+def test_restart_run_refuses_a_completed_or_live_run(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    with pytest.raises(TrackerError, match=f"run '{RUN_ID}' is still running .*process {os.getpid()}"):
+        tracker.restart_run(RUN_ID)
+    tracker.finish_run(RUN_ID, RunStatus.COMPLETED, ended_at=2000.0)
+    with pytest.raises(TrackerError, match="is COMPLETED; there is nothing to resume"):
+        tracker.restart_run(RUN_ID)
+    assert tracker.get_run(RUN_ID).status is RunStatus.COMPLETED
+
+
+# -- threads -----------------------------------------------------------------------
+
+def test_a_heartbeat_thread_and_the_main_thread_share_the_tracker(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    stop, errors, beats = threading.Event(), [], [0]
+
+    def beat_loop() -> None:
+        try:
+            while not stop.is_set():
+                tracker.heartbeat(RUN_ID, pid=os.getpid(), host=this_host(), at=time.time())
+                tracker.get_run(RUN_ID)
+                beats[0] += 1
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=beat_loop)
+    thread.start()
+    try:
+        for i in range(60):
+            tracker.log_trial(make_trial(f"{RUN_ID}/{i}", started_at=1000.0 + i))
+            tracker.log_epoch(f"{RUN_ID}/{i}", EpochMetrics(0, {"loss": 1.0}, 1.0))
+            tracker.finish_trial(f"{RUN_ID}/{i}", TrialState.COMPLETED, ended_at=2000.0 + i, objective=i / 100)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == [] and beats[0] > 0
+    trials = tracker.list_trials(RUN_ID, with_epochs=True)
+    assert len(trials) == 60 and all(t.state is TrialState.COMPLETED and len(t.epochs) == 1 for t in trials)
+
+
+# -- composite and records -----------------------------------------------------------
 
 def test_composite_writes_reach_every_writer(tmp_path: Path) -> None:
     mirror = SQLiteTracker(tmp_path / "mirror.db")
     with CompositeTracker(SQLiteTracker(tmp_path / "tracker.db"), [mirror]) as tracker:
         tracker.start_run(make_run())
         tracker.log_trial(make_trial())
-        tracker.log_epoch("20261124-101500-a1b2/0", EpochMetrics(0, {"loss": 0.5}, 5.0))
-        tracker.finish_trial("20261124-101500-a1b2/0", TrialState.COMPLETED, ended_at=1011.0, objective=0.7)
-    reopened = SQLiteTracker(tmp_path / "mirror.db")
-    assert reopened.get_trial("20261124-101500-a1b2/0") == SQLiteTracker(tmp_path / "tracker.db").get_trial(
-        "20261124-101500-a1b2/0")
+        tracker.log_epoch(TRIAL, EpochMetrics(0, {"loss": 0.5}, 5.0))
+        tracker.finish_trial(TRIAL, TrialState.COMPLETED, ended_at=1011.0, objective=0.7)
+        tracker.heartbeat(RUN_ID, pid=os.getpid(), host=this_host(), at=1234.5)
+    reopened, primary = SQLiteTracker(tmp_path / "mirror.db"), SQLiteTracker(tmp_path / "tracker.db")
+    assert reopened.get_trial(TRIAL) == primary.get_trial(TRIAL)
+    assert reopened.get_run(RUN_ID).heartbeat["at"] == primary.get_run(RUN_ID).heartbeat["at"] == 1234.5
 
 
 def test_records_round_trip_through_dicts() -> None:
@@ -182,62 +344,12 @@ def test_records_round_trip_through_dicts() -> None:
         TrialRecord.from_dict({"run_id": "x"})
 
 
-def test_sqlite_uses_wal_and_survives_reopen(tmp_path: Path) -> None:
-    db = tmp_path / "t.db"
-    first = SQLiteTracker(db)
-    first.start_run(make_run())
-    first.close()
-    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert SQLiteTracker(db).get_run("20261124-101500-a1b2").dataset == "rotten_tomatoes"
-
-
-def test_a_failed_write_leaves_no_partial_trial(tmp_path: Path) -> None:
-    tracker = SQLiteTracker(tmp_path / "t.db")
-    tracker.start_run(make_run())
-    bad = TrialRecord(**{**make_trial().__dict__, "epochs": (EpochMetrics(0, {}, 0.0), EpochMetrics(0, {}, 0.0))})
-    with pytest.raises(sqlite3.IntegrityError):  # duplicate epoch in one write
-        tracker.log_trial(bad)
-    assert tracker.list_trials("20261124-101500-a1b2") == []
-
-
-# -- selecting a backend ---------------------------------------------------------
-
-def test_a_path_that_is_not_a_database_is_a_tracker_error(tmp_path: Path) -> None:
-    (tmp_path / "notes.db").write_text("not a database " * 100)
-    with pytest.raises(TrackerError, match="not an autosearch tracker database"):
-        SQLiteTracker(tmp_path / "notes.db")
-    with pytest.raises(TrackerError, match="cannot open tracker"):
-        SQLiteTracker(tmp_path)
-
-
-@pytest.mark.parametrize("uri, expected", [
-    ("clearml", "clearml://?offline=1"), ("clearml://", "clearml://?offline=1"),
-    ("clearml://p", "clearml://p?offline=1"), ("clearml://p?timeout=5", "clearml://p?timeout=5&offline=1")])
-def test_offline_is_added_to_any_clearml_uri(uri: str, expected: str) -> None:
-    from autosearch.tracking.registry import offline_uri
-
-    assert offline_uri(uri) == expected
-    with pytest.raises(TrackerError, match="--offline is for the ClearML tracker"):
-        offline_uri("sqlite:///x.db")
-
-
-def test_unknown_scheme_error_lists_valid_schemes(tmp_path: Path) -> None:
-    with pytest.raises(TrackerError, match=r"valid schemes: .*sqlite://"):
-        get_tracker("mongodb://localhost/x")
-
-
-def test_uri_comes_from_argument_then_env_then_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTOSEARCH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AUTOSEARCH_TRACKING_URI", raising=False)
-    assert get_tracker().path == tmp_path / "home" / "tracker.db"
-    monkeypatch.setenv("AUTOSEARCH_TRACKING_URI", f"sqlite:///{tmp_path / 'env.db'}")
-    assert get_tracker().path == tmp_path / "env.db"
-    assert get_tracker(f"sqlite:///{tmp_path / 'arg.db'}").path == tmp_path / "arg.db"
-    existing = SQLiteTracker(tmp_path / "x.db")
-    assert get_tracker(existing) is existing
-
-
-def test_relative_sqlite_uri_is_relative_to_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert get_tracker("sqlite:///sub/t.db").path == Path("sub/t.db")
-    assert (tmp_path / "sub" / "t.db").exists()
+def test_run_paths_relative_to_autosearch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOSEARCH_HOME", str(tmp_path / "home2"))
+    run = RunInfo.from_dict({**make_run().to_dict(), "summary": {"run_dir": f"runs/{RUN_ID}",
+                                                                 "bundle": f"runs/{RUN_ID}/export"}})
+    assert run.run_dir == tmp_path / "home2" / "runs" / RUN_ID
+    assert run.bundle == tmp_path / "home2" / "runs" / RUN_ID / "export"
+    absolute = RunInfo.from_dict({**make_run().to_dict(), "summary": {"run_dir": "/elsewhere/runs/x"}})
+    assert absolute.run_dir == Path("/elsewhere/runs/x")
+    assert make_run().run_dir is None

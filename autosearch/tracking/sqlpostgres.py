@@ -1,0 +1,102 @@
+"""The shared tracker: PostgreSQL through psycopg 3 (the SQL lives in ``sql.py``).
+
+``postgresql://user@host:port/db`` (or ``postgres://``); everything libpq
+accepts works (``?sslmode=require``, ``PGPASSWORD``, ``~/.pgpass``). psycopg is
+imported only here, so commands that read a SQLite tracker never load it.
+Connecting gives up after ``connect_timeout`` seconds (10 unless the URI says
+otherwise); a row lock held longer than the lock deadline fails with one line
+naming the sessions that hold locks on the tracker's tables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from autosearch.errors import TrackerError
+from autosearch.tracking import liveness
+from autosearch.tracking.sql import SQLTracker, lock_timeout
+from autosearch.tracking.sqlschema import POSTGRESQL
+
+CONNECT_TIMEOUT = 10
+
+
+def redact(uri: str) -> str:
+    """The URI without its password, scheme spelled ``postgresql://``, for messages and ``.uri``."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    if "@" in netloc:
+        auth, host = netloc.rsplit("@", 1)
+        netloc = f"{auth.split(':', 1)[0]}@{host}"
+    return urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
+
+
+def _one_line(exc: BaseException) -> str:
+    """libpq's message without its prefixes and line breaks."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"^connection failed: ", "", text)
+    text = re.sub(r'connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: ', "", text)
+    text = re.sub(r"^(FATAL|ERROR): +", "", text)
+    return text.rstrip(".") or type(exc).__name__
+
+
+def _advice(message: str) -> str:
+    if "password" in message or "authentication" in message or "role" in message:
+        return "check the user and password (in the URI, PGPASSWORD or ~/.pgpass)"
+    if "database" in message and "does not exist" in message:
+        return "create the database first (createdb, or CREATE DATABASE) or fix its name in the URI"
+    return "check that the server is running and accepts TCP connections at that host and port"
+
+
+class PostgreSQLTracker(SQLTracker):
+    """Tracker on a PostgreSQL database that several processes and machines share."""
+
+    def __init__(self, uri: str, *, connect_timeout: float | None = None, lock_timeout_s: float | None = None):
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self._psycopg = psycopg
+        self.uri = redact(uri)
+        seconds = lock_timeout(lock_timeout_s)
+        options: dict[str, Any] = {"application_name": f"autosearch pid {os.getpid()} on {liveness.this_host()}"}
+        if "connect_timeout=" not in uri:
+            options["connect_timeout"] = max(1, round(connect_timeout or CONNECT_TIMEOUT))
+        target = "postgresql://" + uri.split("://", 1)[1]
+        try:
+            conn = psycopg.connect(target, autocommit=True, row_factory=dict_row, **options)
+        except psycopg.Error as exc:
+            message = _one_line(exc)
+            raise TrackerError(f"cannot connect to tracker {self.uri} ({message}); {_advice(message)}.") from None
+        try:
+            conn.execute(f"SET lock_timeout = {max(1, int(seconds * 1000))}")
+            super().__init__(conn, POSTGRESQL, self.uri, seconds)
+        except BaseException:
+            conn.close()
+            raise
+        self.integrity_errors = (psycopg.IntegrityError,)
+
+    def _is_busy(self, exc: BaseException) -> bool:
+        errors = self._psycopg.errors
+        return isinstance(exc, (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure))
+
+    def _lock_error(self) -> TrackerError:
+        fix = "wait for it to finish or stop it, or raise AUTOSEARCH_LOCK_TIMEOUT (seconds)."
+        try:
+            holders = [r["who"] for r in self._conn.execute(
+                "SELECT DISTINCT COALESCE(NULLIF(a.application_name, ''), 'server pid ' || a.pid) AS who"
+                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation IN"
+                " (to_regclass('runs'), to_regclass('trials'), to_regclass('epochs'))")]
+        except self._psycopg.Error:
+            holders = []
+        by = f" by {', '.join(sorted(holders))}" if holders else " by another session"
+        return TrackerError(f"a lock on {self.uri} is held for over {self.lock_timeout:g} s{by}; {fix}")
+
+    def _translate(self, exc: BaseException) -> BaseException | None:
+        psycopg = self._psycopg
+        if isinstance(exc, psycopg.OperationalError) and not self._is_busy(exc):
+            return TrackerError(f"tracker {self.uri} failed ({_one_line(exc)}); check that the server is running "
+                                "and reachable, then run the command again.")
+        return None
