@@ -26,6 +26,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "structured_regression": ("structured", "regression"),
 }
 TUNERS = ("greedy", "bayesian", "hyperband", "random")
+CHECKPOINTS = ("best", "all")
 DIRECTIONS = ("max", "min")
 
 
@@ -61,6 +62,7 @@ class SearchConfig:
     seed: int = 0
     max_model_size: int | None = None  # parameters; larger models are INVALID trials
     baselines: bool = True  # score majority and classical reference models on the same split
+    checkpoints: str = "best"  # trial weights kept on disk: "best" (what the tuner and best model need) or "all"
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ def _validate(cfg: PipelineConfig) -> None:
     src, s = cfg.source, cfg.search
     if s.tuner not in TUNERS:
         raise ConfigError(f"{src}: search.tuner = '{s.tuner}' is not allowed; use one of {', '.join(TUNERS)}.")
+    if s.checkpoints not in CHECKPOINTS:
+        raise ConfigError(f"{src}: search.checkpoints = '{s.checkpoints}' is not allowed; use best or all.")
     if s.direction not in DIRECTIONS:
         raise ConfigError(f"{src}: search.direction = '{s.direction}' is not allowed; use max or min.")
     for key in ("max_trials", "epochs", "batch_size"):

@@ -35,7 +35,7 @@ def search(home: Path, task: str, **overrides):
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("text_home")
-    tracker, result, cfg = search(home, "text")
+    tracker, result, cfg = search(home, "text", **{"search.checkpoints": "all"})  # other trials get exported
     return tracker, result, prepare_data(cfg)
 
 
@@ -139,15 +139,32 @@ def test_only_search_trials_with_a_checkpoint_can_be_exported(text_run, tmp_path
         moved.rename(ckpt)
 
 
+def test_export_never_writes_over_a_folder_it_did_not_write(text_run, cli, tmp_path: Path) -> None:
+    from autosearch.errors import ExportError
+
+    tracker, result, _ = text_run
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "sub" / "data.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ExportError, match=r"not empty and not an autosearch bundle \(it holds notes.txt, sub/\)"):
+        export_run(tracker, result.run_id, out=mine)
+    res = cli("export", result.run_id, "--out", str(mine), "--tracker", tracker.uri)
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1 and "new or empty directory" in res.err
+    assert (mine / "notes.txt").read_text() == "keep me" and (mine / "sub" / "data.csv").is_file()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "sub"]
+
+
 def test_a_failed_export_leaves_no_half_bundle_and_keeps_the_old_one(text_run, tmp_path: Path) -> None:
     _, result, _ = text_run
     predictor = autosearch.load(result.bundle)
     out = tmp_path / "bundle"
     out.mkdir()
-    (out / "keep.txt").write_text("previous bundle")
+    (out / "manifest.json").write_text('{"note": "a previous bundle"}')
     with pytest.raises(InputError, match="empty"):
         write_bundle(predictor._model, predictor._pipeline, out, predictor.manifest, check_inputs=[])
-    assert (out / "keep.txt").read_text() == "previous bundle"
+    assert (out / "manifest.json").read_text() == '{"note": "a previous bundle"}'
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
 
 

@@ -141,7 +141,7 @@ def test_gc_keep_best_and_rm(tmp_path: Path) -> None:
     home = tmp_path / "home"
     tracker = SQLiteTracker(home / "tracker.db")
     cfg = load_pipeline(PIPELINES / "structured.toml", {"search.max_trials": 2, "search.epochs": 1,
-                                                        "search.baselines": False})
+                                                        "search.baselines": False, "search.checkpoints": "all"})
     result = run_search(cfg, tracker, home, export=False)
     ckpts = sorted((result.run_dir / "autokeras").glob("trial_*/checkpoint.weights.h5"))
     assert len(ckpts) == 2

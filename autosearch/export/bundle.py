@@ -53,6 +53,7 @@ def write_bundle(
     from autosearch.export.predictor import load
 
     out = Path(out)
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{secrets.token_hex(3)}"
     tmp.mkdir()
@@ -101,10 +102,24 @@ def write_bundle(
     return out
 
 
+def check_replaceable(out: Path) -> None:
+    """A bundle may replace an earlier bundle or an empty folder, never anything else: export writes only
+    what it owns. Raises ``ExportError`` naming what is there."""
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file, not a bundle folder; give --out a new or empty directory.")
+    if out.is_dir() and not (out / MANIFEST).is_file():
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+        if entries:
+            shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+            raise ExportError(f"{out} is not empty and not an autosearch bundle (it holds {shown}); nothing was "
+                              "written. Give --out a new or empty directory.")
+
+
 def _replace_dir(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst``; an existing ``dst`` is swapped out first, then deleted."""
     old = None
     if dst.exists():
+        check_replaceable(dst)  # again: something may have appeared while the bundle was verified
         old = dst.parent / f".{dst.name}.old-{secrets.token_hex(3)}"
         dst.rename(old)
     try:

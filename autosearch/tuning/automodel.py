@@ -19,6 +19,7 @@ from autosearch.data.convert import table_to_array
 from autosearch.errors import SearchError
 from autosearch.spaces.registry import get_space
 from autosearch.tracking import TrackerWriter, TrialRecord
+from autosearch.tuning.checkpoints import PROJECT
 from autosearch.tuning.hooks import TrialHooks, interruptible, tracked_tuner
 from autosearch.tuning.progress import Progress, SilentProgress
 
@@ -76,7 +77,7 @@ def build_auto_model(cfg: PipelineConfig, split: SplitData, directory: Path, tun
 
     node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
     return ak.AutoModel(
-        inputs=node, outputs=head, project_name="autokeras", directory=str(directory),
+        inputs=node, outputs=head, project_name=PROJECT, directory=str(directory),
         max_trials=max_trials or cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
         objective=_objective(cfg), max_model_size=cfg.search.max_model_size,
         **(tuner_kwargs(cfg) if kwargs is None else kwargs),

@@ -31,6 +31,7 @@ from autosearch.tracking import (
     TrialState,
 )
 from autosearch.tracking.records import trial_id_of
+from autosearch.tuning.checkpoints import prune_checkpoints
 from autosearch.tuning.progress import Progress
 from autosearch.tuning.resources import ResourceSampler
 
@@ -67,6 +68,7 @@ class LiveTrial:
     """What the hooks know of one trial between its begin and end."""
 
     trial_id: str
+    keras_trial_id: str
     history: list[float | None] = field(default_factory=list)  # the objective, epoch by epoch
     first_epoch: int = 0  # a Hyperband warm start continues at tuner/initial_epoch
     params: int | None = None
@@ -105,6 +107,12 @@ class TrialHooks:
             return self.as_trial.seed
         return trial_seed(self.cfg.search.seed, trial.trial_id)
 
+    @property
+    def prune_as_you_go(self) -> bool:
+        """Only the best trial's weights are needed later, except by Hyperband, which warm-starts
+        later trials from earlier ones (pruned when the search ends instead)."""
+        return self.as_trial is None and self.cfg.search.checkpoints == "best" and self.cfg.search.tuner != "hyperband"
+
     def budget_exhausted(self) -> bool:
         budget = self.cfg.search.time_budget
         return budget is not None and time.monotonic() - self.started >= budget
@@ -121,7 +129,7 @@ class TrialHooks:
         return sorted({t.error for t in self.finished() if t.error})
 
     def trial_begin(self, trial: Any) -> None:
-        live = LiveTrial(self.full_id(trial),
+        live = LiveTrial(self.full_id(trial), trial.trial_id,
                          first_epoch=int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
         self.trials[live.trial_id] = self.current = live
         record = TrialRecord(
@@ -175,6 +183,8 @@ class TrialHooks:
         )
         live.ended, self.current = True, None
         best_live = self.best()
+        if self.prune_as_you_go and best_live is not None:
+            prune_checkpoints(self.run_dir, {best_live.keras_trial_id})
         self.progress.trial_end(live.trial_id, state.value, live.objective, best_live and best_live.objective)
 
     def abort_current(self, exc: BaseException) -> None:

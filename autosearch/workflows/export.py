@@ -34,11 +34,14 @@ def export_run(
     Defaults: ``<run dir>/export/`` for the best trial, ``<run dir>/exports/<trial>/``
     for another one. The data is reloaded and must still match the run's fingerprint.
     """
-    from autosearch.export.bundle import write_bundle
+    from autosearch.export.bundle import check_replaceable, write_bundle
     from autosearch.export.evaluate import score_model
     from autosearch.export.manifest import bundle_manifest
     from autosearch.tuning.automodel import load_trial_model
+    from autosearch.tuning.checkpoints import checkpoint_path
 
+    if out is not None:
+        check_replaceable(Path(out))  # before minutes of loading: export never overwrites what it did not write
     run = tracker.get_run(resolve_run_id(tracker, run_id))
     if trial_id and "/" not in trial_id:
         trial_id = trial_id_of(run.run_id, trial_id)
@@ -62,10 +65,11 @@ def export_run(
         )
     run_dir = run.run_dir
     keras_id = trial.keras_trial_id
-    checkpoint = run_dir / "autokeras" / f"trial_{keras_id}" / "checkpoint.weights.h5"
+    checkpoint = checkpoint_path(run_dir, keras_id)
     if not checkpoint.is_file():
-        raise ExportError(f"trial {trial_id} has no checkpoint at {checkpoint} (removed by 'autosearch gc'?); "
-                          "reproduce it with 'autosearch reproduce TRIAL --export' instead.")
+        raise ExportError(f"trial {trial_id} has no checkpoint at {checkpoint} (only the best trial's is kept "
+                          "unless search.checkpoints = \"all\", and 'autosearch gc' removes them); reproduce it "
+                          "with 'autosearch reproduce TRIAL --export' instead.")
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
     manifest = bundle_manifest(cfg, split, run.run_id, trial_id, trial.objective)
     manifest["scores"] = score_model(model, pipeline, manifest, split)[0]

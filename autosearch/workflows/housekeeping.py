@@ -9,24 +9,45 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from autosearch.tracking import RunStatus, Tracker
+from autosearch.errors import TrackerError
+from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind, TrialState, autosearch_home
 from autosearch.tracking.records import split_trial_id
+from autosearch.tuning.checkpoints import PROJECT
+
+
+def _owned_dir(run: RunInfo) -> Path | None:
+    """The run's directory if it lies under this ``AUTOSEARCH_HOME``'s ``runs/`` (else None: a copied or moved
+    home may still record another home's absolute paths, and those are not ours to delete)."""
+    path = run.run_dir
+    if path is None:
+        return None
+    runs = (autosearch_home() / "runs").resolve()
+    resolved = path.resolve()
+    return resolved if resolved.parent == runs else None
 
 
 def delete_run(tracker: Tracker, run_id: str) -> Path | None:
-    """Remove a run's directory and its tracker rows (trials and epochs included)."""
+    """Remove a run's directory and its tracker rows (trials and epochs included); refuses a live run."""
     run = tracker.get_run(run_id)
-    path = run.run_dir
+    if run.status is RunStatus.RUNNING:
+        raise TrackerError(f"run {run_id} is still running{_where(run)}; stop it first (Ctrl-C or kill), "
+                           "then delete it.")
+    path = _owned_dir(run)
     tracker.delete_run(run_id)
     if path is not None and path.exists():
         shutil.rmtree(path)
     return path
 
 
+def _where(run: RunInfo) -> str:
+    beat = run.summary.get("heartbeat") or {}
+    return f" (process {beat['pid']} on {beat['host']})" if beat.get("pid") else ""
+
+
 @dataclass(frozen=True)
 class GcPlan:
-    runs: list[str]  # failed or interrupted runs: deleted whole
-    checkpoints: list[Path]  # trial weights of the other runs
+    runs: list[str]  # failed or interrupted runs with no completed trial: deleted whole
+    checkpoints: list[Path]  # trial weights of completed runs
 
     @property
     def bytes(self) -> int:
@@ -34,21 +55,26 @@ class GcPlan:
 
 
 def gc_plan(tracker: Tracker, keep_best: bool) -> GcPlan:
-    """What ``gc`` would delete: FAILED/INTERRUPTED runs, and trial checkpoints (but the best's with ``keep_best``).
+    """What ``gc`` would delete: FAILED/INTERRUPTED runs with no completed trial, and the trial checkpoints
+    of completed runs (but the best's with ``keep_best``).
 
-    Checkpoints are what re-exporting a trial needs; a run's exported bundle and
-    its tracker rows stay.
+    A stopped run with completed trials is kept whole: its trials are results, and
+    ``autosearch resume`` needs its files. Bundles and tracker rows of kept runs stay.
     """
+    runs = tracker.list_runs()
+    with_results = {t.run_id for t in tracker.find_trials(
+        [r.run_id for r in runs], states=[TrialState.COMPLETED], kinds=[TrialKind.SEARCH])} if runs else set()
     dead, checkpoints = [], []
-    for run in tracker.list_runs():
+    for run in runs:
         if run.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
-            dead.append(run.run_id)
+            if run.run_id not in with_results:
+                dead.append(run.run_id)
             continue
-        path = run.run_dir
-        if path is None or run.status is RunStatus.RUNNING:
+        path = _owned_dir(run)
+        if path is None or run.status is not RunStatus.COMPLETED:
             continue
         best = split_trial_id(run.best_trial_id)[1] if run.best_trial_id else None
-        for ckpt in sorted((path / "autokeras").glob("trial_*/checkpoint.weights.h5")):
+        for ckpt in sorted((path / PROJECT).glob("trial_*/checkpoint.weights.h5")):
             if keep_best and ckpt.parent.name == f"trial_{best}":
                 continue
             checkpoints.append(ckpt)

@@ -16,6 +16,7 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData, prepare_data
 from autosearch.environment import environment
 from autosearch.tracking import RunInfo, RunStatus, Tracker
+from autosearch.tracking.records import split_trial_id
 from autosearch.tuning.progress import Progress, SilentProgress
 
 
@@ -74,6 +75,8 @@ def run_search(
                                   split.x("validation"))
             summary["bundle"] = str(bundle)
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
+        if cfg.search.checkpoints == "best":
+            _keep_only_the_best(run_dir, best_trial_id, bundle_written=export)
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         status = RunStatus.INTERRUPTED
@@ -93,6 +96,16 @@ def run_search(
         scores=run.scores, baseline=run.baseline, tensorboard_dir=run_dir / "tensorboard",
         duration=run.duration, n_trials=summary["n_trials"], bundle=run.bundle,
     )
+
+
+def _keep_only_the_best(run_dir: Path, best_trial_id: str, bundle_written: bool) -> None:
+    """The best trial's checkpoint is what re-export and reproduce need; AutoKeras' own copy of the best
+    model (``best_model.keras``) duplicates the bundle's ``model.keras`` once a bundle exists."""
+    from autosearch.tuning.checkpoints import PROJECT, prune_checkpoints
+
+    prune_checkpoints(run_dir, {split_trial_id(best_trial_id)[1]})
+    if bundle_written:
+        (run_dir / PROJECT / "best_model.keras").unlink(missing_ok=True)
 
 
 def _write_run_report(tracker: Tracker, run_id: str, run_dir: Path) -> Path:
