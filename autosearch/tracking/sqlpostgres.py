@@ -30,7 +30,8 @@ def redact(uri: str) -> str:
     if "@" in netloc:
         auth, host = netloc.rsplit("@", 1)
         netloc = f"{auth.split(':', 1)[0]}@{host}"
-    return urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
+    return urlunsplit(("postgresql", netloc, parts.path, query, ""))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -39,6 +40,7 @@ def _one_line(exc: BaseException) -> str:
     text = re.sub(r"^connection failed: ", "", text)
     text = re.sub(r'connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: ', "", text)
     text = re.sub(r"^(FATAL|ERROR): +", "", text)
+    text = text.replace(" Is the server running on that host and accepting TCP/IP connections?", "")
     return text.rstrip(".") or type(exc).__name__
 
 
