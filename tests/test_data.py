@@ -13,6 +13,7 @@ from conftest import PIPELINES, ROOT
 
 from autosearch.config import load_pipeline
 from autosearch.data import fingerprint, load_dataset, split_dataset
+from autosearch.data.csvfile import read_csv_file
 from autosearch.errors import DataError
 
 
@@ -108,7 +109,7 @@ def test_text_csv_with_named_columns(tmp_path: Path) -> None:
     (reviews().assign(label="pos"), {"data.text_column": "review"}, ["single class 'pos'"]),
     (reviews(12), {"data.text_column": "review"}, ["too few rows (12)"]),
     (reviews().assign(review=lambda f: f.review.where(f.index != 3, "  ")), {"data.text_column": "review"},
-     ["1 empty texts", "rows [4]"]),
+     ["1 empty text in", "rows [4]"]),
 ])
 def test_bad_text_data_says_what_and_how_to_fix(tmp_path: Path, frame, overrides, words) -> None:
     path = write_csv(tmp_path, frame)
@@ -162,3 +163,125 @@ def test_image_folder_with_one_sub_folder_per_class(tmp_path: Path) -> None:
             Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
     ds = load_dataset(cfg("image", **{"data.dataset": str(tmp_path), "data.image_size": [16, 12]}))
     assert ds.x.shape == (6, 16, 12, 3) and ds.class_names == ("cat", "dog")
+
+
+# -- reading files: delimiters, encodings, compression ------------------------------
+
+@pytest.mark.parametrize("sep", [",", "\t", ";", "|"])
+def test_the_delimiter_is_detected(tmp_path: Path, sep: str) -> None:
+    frame = reviews().assign(review=lambda f: f.review + ", really; truly | so")  # other delimiters inside texts
+    path = tmp_path / "data.txt"
+    frame.to_csv(path, sep=sep, index=False)
+    ds = load_dataset(cfg("text", **{"data.dataset": str(path), "data.text_column": "review"}))
+    assert len(ds) == 60 and ds.x[0] == frame.review[0] and ds.source["delimiter"] == sep
+
+
+def test_data_delimiter_overrides_the_detection(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text("review;label,extra\na;pos,1\nb;neg,2\n")
+    frame = read_csv_file(path, delimiter=";")
+    assert list(frame.columns) == ["review", "label,extra"]
+
+
+@pytest.mark.parametrize("encoding, setting", [("utf-8-sig", None), ("utf-16", None), ("latin-1", "latin-1"),
+                                               ("cp1252", "cp1252")])
+def test_encodings_read_with_a_bom_or_when_named(tmp_path: Path, encoding: str, setting: str | None) -> None:
+    path = tmp_path / "data.csv"
+    reviews().assign(review=lambda f: "café " + f.review).to_csv(path, index=False, encoding=encoding)
+    ds = load_dataset(cfg("text", **{"data.dataset": str(path), "data.text_column": "review",
+                                     "data.encoding": setting}))
+    assert ds.x[0].startswith("café ") and ds.source["text_column"] == "review"
+
+
+def test_a_latin1_file_is_refused_with_the_byte_line_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes("review,label\nok,pos\ncafé,neg\n".encode("latin-1"))
+    with pytest.raises(DataError) as info:
+        read_csv_file(path)
+    message = str(info.value)
+    assert "byte 0xe9 on line 3" in message and 'data.encoding = "latin-1"' in message and "\n" not in message
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz"])
+def test_compressed_csv_files_are_read(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"data{suffix}"
+    reviews().to_csv(path, index=False)  # pandas compresses by suffix
+    assert read_csv_file(path).shape == (60, 2)
+
+
+# -- missing values in tables -------------------------------------------------------
+
+def gappy_table(n: int = 300) -> pd.DataFrame:
+    """A table whose label depends on a numeric and a categorical column, with gaps in every feature."""
+    rng = np.random.default_rng(0)
+    size = rng.normal(0, 1, n)
+    city = rng.choice(["oslo", "rome", "lima"], n)
+    label = np.where(size + (city == "rome") > 0.3, "big", "small")
+    frame = pd.DataFrame({"size": size.round(3), "rooms": rng.integers(1, 6, n), "city": city, "label": label})
+    for column, every in (("size", 9), ("rooms", 7), ("city", 11)):
+        frame.loc[frame.index % every == 3, column] = None
+    return frame
+
+
+def test_gaps_are_filled_with_training_split_median_and_most_frequent(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, gappy_table())
+    c = cfg("structured", **{"data.dataset": str(path)})
+    split = load_dataset_and_split(c)
+    train = split.raw_x("train")
+    assert split.fill["size"] == pytest.approx(train["size"].median())
+    assert split.fill["rooms"] == train["rooms"].median()
+    assert split.fill["city"] == train["city"].mode().iloc[0]
+    for part in ("train", "validation", "test"):
+        assert split.raw_x(part).isna().any().any() and not split.x(part).isna().any().any()
+    summary = split.summary()["missing_values"]
+    assert summary["fill"] == split.fill and set(summary["counts"]) == {"size", "rooms", "city"}
+    assert sum(summary["counts"]["size"].values()) == int(gappy_table()["size"].isna().sum())
+    from autosearch.export.manifest import input_schema
+    assert input_schema(split)["fill"] == split.fill
+
+
+def test_baselines_score_a_table_with_gaps(tmp_path: Path) -> None:
+    from autosearch.tuning.baselines import run_baselines
+
+    split = load_dataset_and_split(cfg("structured", **{"data.dataset": str(write_csv(tmp_path, gappy_table()))}))
+    majority, boosting = run_baselines(split, seed=0)
+    assert boosting.name == "gradient_boosting" and boosting.test > majority.test
+
+
+def test_serving_fills_gaps_with_the_bundles_values() -> None:
+    from autosearch.export.outputs import to_raw_array
+
+    manifest = {"input": {"columns": ["size", "city"], "dtypes": {"size": "float64", "city": "str"},
+                          "fill": {"size": 0.5, "city": "rome"}}}
+    rows = to_raw_array("structured", manifest, [{"size": None, "city": None}, {"size": 2, "city": "oslo"}])
+    assert rows.tolist() == [[0.5, "rome"], [2.0, "oslo"]]
+
+
+@pytest.mark.search
+def test_a_search_on_a_table_with_gaps_completes_and_its_bundle_predicts_gaps(tmp_path: Path, home: Path) -> None:
+    import autosearch
+    from autosearch.tracking import RunStatus, TrialKind, TrialState
+    from autosearch.tracking.sqlite import SQLiteTracker
+    from autosearch.workflows.search import run_search
+
+    frame = gappy_table()
+    path = write_csv(tmp_path, frame)
+    c = cfg("structured", **{"data.dataset": str(path), "search.max_trials": 2, "search.epochs": 1})
+    tracker = SQLiteTracker(home / "tracker.db")
+    result = run_search(c, tracker, home)
+    run = tracker.get_run(result.run_id)
+    assert run.status is RunStatus.COMPLETED
+    baselines = [t for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.BASELINE]
+    assert {t.state for t in baselines} == {TrialState.COMPLETED} and len(baselines) == 2
+    fill = run.data["missing_values"]["fill"]
+    model = autosearch.load(result.bundle)
+    assert model.manifest["input"]["fill"] == fill
+    features = frame.drop(columns="label").head(40)
+    filled = features.fillna(fill)
+    assert features.isna().any().any()
+    assert np.array_equal(model.predict_proba(features), model.predict_proba(filled))
+    out = tmp_path / "predictions.csv"
+    features.to_csv(tmp_path / "gaps.csv", index=False)
+    from autosearch.export.serve import predict_file
+    assert predict_file(result.bundle, str(tmp_path / "gaps.csv"), out)[0] == 40
+    assert not pd.read_csv(out)["prediction"].isna().any()

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from autosearch.config import PipelineConfig
+from autosearch.data.convert import fill_missing
 from autosearch.data.dataset import Dataset, load_dataset
+from autosearch.data.impute import STRATEGY, fill_values, missing_counts
 from autosearch.errors import DataError
 
 
@@ -29,9 +31,15 @@ def prepare_data(cfg: PipelineConfig) -> "SplitData":
 class SplitData:
     dataset: Dataset
     indices: dict[str, np.ndarray]  # train / validation / test row indices
-    fingerprint: str
+    fingerprint: str  # of the rows as read (gaps included)
+    fill: Mapping[str, Any] | None = None  # tables: column -> value filling its gaps (``autosearch.data.impute``)
 
     def x(self, part: str) -> Any:
+        """The part's inputs as every model takes them: a table's gaps filled with ``fill``."""
+        return fill_missing(self.raw_x(part), self.fill) if self.fill else self.raw_x(part)
+
+    def raw_x(self, part: str) -> Any:
+        """The part's inputs as read (a table's gaps still empty)."""
         idx = self.indices[part]
         x = self.dataset.x
         return x.iloc[idx].reset_index(drop=True) if isinstance(x, pd.DataFrame) else x[idx]
@@ -54,6 +62,9 @@ class SplitData:
                 part: {ds.class_names[c]: int(n) for c, n in zip(*np.unique(self.y(part), return_counts=True))}
                 for part in self.indices
             }
+        if self.fill is not None:
+            out["missing_values"] = {"strategy": STRATEGY, "fill": dict(self.fill),
+                                     "counts": missing_counts(self.dataset.x, self.indices)}
         out["baseline"] = majority_baseline(self)
         return out
 
@@ -73,6 +84,7 @@ def split_dataset(ds: Dataset, validation: float, test: float, seed: int) -> Spl
         raise DataError(
             f"{ds.name}: too few rows ({n}) for a {1 - test - validation:.0%}/{validation:.0%}/{test:.0%} "
             f"split{f' over {n_classes} classes' if n_classes else ''}; give more rows or larger split fractions."
+            f"{_regression_hint(ds)}"
         )
     if n_classes:
         counts = np.bincount(ds.y, minlength=n_classes)
@@ -80,7 +92,7 @@ def split_dataset(ds: Dataset, validation: float, test: float, seed: int) -> Spl
             rare = ds.class_names[int(counts.argmin())]
             raise DataError(
                 f"{ds.name}: class '{rare}' has {int(counts.min())} row(s); each class needs at least 3 "
-                "(one per split). Add rows or drop the class."
+                f"(one per split). Add rows or drop the class.{_regression_hint(ds)}"
             )
     strat = ds.y if n_classes else None
     try:
@@ -96,7 +108,19 @@ def split_dataset(ds: Dataset, validation: float, test: float, seed: int) -> Spl
         if missing:
             raise DataError(f"{ds.name}: class '{ds.class_names[missing[0]]}' has no row in the {part} split; "
                             "give more rows of it or other split fractions.")
-    return SplitData(ds, indices, fingerprint(ds, indices))
+    fill = fill_values(ds.x, indices["train"], ds.name) if isinstance(ds.x, pd.DataFrame) else None
+    return SplitData(ds, indices, fingerprint(ds, indices), fill)
+
+
+def _regression_hint(ds: Dataset) -> str:
+    """A hint when a table's label looks like a numeric target: many classes, all numbers."""
+    names = ds.class_names or ()
+    if ds.kind != "structured" or len(names) <= max(10, len(ds) // 5):
+        return ""
+    if not all(n.lstrip("-").replace(".", "", 1).isdigit() for n in names):
+        return ""
+    return (f" Its {len(names)} classes in {len(ds)} rows are numbers: for a numeric target use "
+            "--pipeline structured_regression.")
 
 
 def _canonical_rows(x: Any, idx: np.ndarray) -> bytes:

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
+from autosearch.data.impute import STRATEGY
 
 
 def input_schema(split: SplitData) -> dict[str, Any]:
@@ -16,7 +17,10 @@ def input_schema(split: SplitData) -> dict[str, Any]:
         return {"kind": "text", "text_column": ds.source.get("text_column", "text")}
     if ds.kind == "image":
         return {"kind": "image", "image_shape": [int(d) for d in ds.x.shape[1:]]}
-    return {"kind": "structured", "columns": list(ds.columns), "dtypes": {c: str(t) for c, t in ds.x.dtypes.items()}}
+    # Gaps in any column are filled with the training split's values, in training and in predict
+    # (``autosearch.data.impute``); a bundle without "fill" leaves them to AutoKeras (numbers: 0).
+    return {"kind": "structured", "columns": list(ds.columns), "dtypes": {c: str(t) for c, t in ds.x.dtypes.items()},
+            "fill": dict(split.fill or {}), "fill_strategy": STRATEGY}
 
 
 def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id: str,

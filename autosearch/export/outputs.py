@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from autosearch.data.convert import (
+    fill_missing,
     image_files,
     load_image,
     table_to_array,
@@ -54,16 +55,7 @@ def to_raw_array(kind: str, manifest: Mapping[str, Any], raw: Any) -> Any:
             raise InputError("input is empty; give at least one text.")
         return texts
     if kind == "structured":
-        if isinstance(raw, Mapping):
-            raw = [raw]
-        frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw))
-        columns = schema.get("columns", [])
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise InputError(f"input is missing column(s) {missing}; the model needs: {', '.join(columns)}.")
-        if len(frame) == 0:
-            raise InputError("input is empty; give at least one row.")
-        return table_to_array(frame[columns])
+        return _table(schema, raw)
     # images
     shape = tuple(schema.get("image_shape", ()))
     if isinstance(raw, (str, Path)) or (isinstance(raw, (list, tuple)) and raw and isinstance(raw[0], (str, Path))):
@@ -91,6 +83,34 @@ def to_raw_array(kind: str, manifest: Mapping[str, Any], raw: Any) -> Any:
     if len(arr) == 0:
         raise InputError("input is empty; give at least one image.")
     return arr
+
+
+def _table(schema: Mapping[str, Any], raw: Any) -> np.ndarray:
+    """Rows (DataFrame, dicts) in the training column order, gaps filled as in training, numeric columns
+    numeric."""
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw))
+    columns = schema.get("columns", [])
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"input is missing column(s) {missing}; the model needs: {', '.join(columns)}.")
+    if len(frame) == 0:
+        raise InputError("input is empty; give at least one row.")
+    frame = fill_missing(frame[columns], schema.get("fill"))
+    dtypes = schema.get("dtypes", {})
+    numeric = [c for c in columns if dtypes.get(c, "").startswith(("int", "uint", "float"))]
+    converted = {}
+    for c in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
+            values = pd.to_numeric(frame[c], errors="coerce")
+            bad = values.isna() & frame[c].notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+                raise InputError(f"input column '{c}' must be numeric: row {row} holds {frame[c][bad].iloc[0]!r}; "
+                                 "give a number or leave the cell empty.")
+            converted[c] = values
+    return table_to_array(frame.assign(**converted) if converted else frame)
 
 
 def postprocess(manifest: Mapping[str, Any], pipeline: Any, raw_out: np.ndarray) -> np.ndarray:

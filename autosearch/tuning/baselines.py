@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from autosearch.data import SplitData, majority_baseline
+from autosearch.data.impute import is_numeric
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,17 @@ def _classical(split: SplitData, seed: int) -> tuple[str, str, Any, Any]:
         scale = float(np.max(ds.x)) or 1.0
         model = LogisticRegression(max_iter=2000)
         return "pixels_logreg", "logistic regression on pixels", model, lambda x: x.reshape(len(x), -1) / scale
-    categorical = [c for c in ds.columns if not pd.api.types.is_numeric_dtype(ds.x[c])]
-    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1).fit(ds.x[categorical]) \
-        if categorical else None
+    # Tables come with their gaps filled (``SplitData.x``); categories are compared as text, and a
+    # category the training split never saw gets its own code.
+    train = split.x("train")
+    categorical = [c for c in ds.columns if not is_numeric(train[c])]
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1).fit(
+        train[categorical].astype(str)) if categorical else None
 
     def features(frame: pd.DataFrame) -> np.ndarray:
         frame = frame.copy()
         if encoder is not None:
-            frame[categorical] = encoder.transform(frame[categorical])
+            frame[categorical] = encoder.transform(frame[categorical].astype(str))
         return frame.to_numpy(dtype="float64")
 
     gb = GradientBoostingClassifier if ds.problem == "classification" else GradientBoostingRegressor
