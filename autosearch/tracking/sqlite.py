@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from autosearch.errors import TrackerError
 from autosearch.tracking import liveness
@@ -59,17 +60,10 @@ class SQLiteTracker(SQLTracker):
     def __init__(self, path: str | Path, *, lock_timeout_s: float | None = None):
         self.path = Path(path)
         self.uri = f"sqlite:///{self.path}"
+        self.read_only = False
         seconds = lock_timeout(lock_timeout_s)
+        conn = self._connect(seconds)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=seconds, isolation_level=None, check_same_thread=False)
-        except (sqlite3.Error, OSError) as exc:
-            raise TrackerError(f"cannot open tracker {self.uri} ({exc}); give a path to a database file.") from None
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
             super().__init__(conn, SQLITE, self.uri, seconds)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -80,6 +74,45 @@ class SQLiteTracker(SQLTracker):
         except BaseException:
             conn.close()
             raise
+
+    def _connect(self, seconds: float) -> sqlite3.Connection:
+        """A read-write connection in WAL mode, or a read-only one when the file or its folder cannot be
+        written (a read-only home): then reads work and writes fail with one line."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=seconds, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise TrackerError(f"cannot open tracker {self.uri} ({exc}); give a path to a database file.") from None
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if not (self._read_only_error(exc) and self.path.is_file()):
+                raise TrackerError(f"cannot open tracker {self.uri} ({exc}); give a path to a database file.") from None
+            # WAL needs a writable folder for its -shm file; nobody can write here, so read it as it is.
+            conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?immutable=1", uri=True,
+                                   isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            self.read_only = True
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise TrackerError(f"{self.path} is not an autosearch tracker database ({exc}); "
+                               "point --tracker at another file.") from None
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @staticmethod
+    def _read_only_error(exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+            sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+
+    def _translate(self, exc: BaseException) -> BaseException | None:
+        if self._read_only_error(exc):
+            return TrackerError(f"tracker {self.uri} is read-only ({exc}); make {self.path.parent} writable, "
+                                "or point AUTOSEARCH_HOME or --tracker at a writable place.")
+        return None
 
     def _is_busy(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -151,3 +153,41 @@ def test_without_psycopg_the_postgresql_uri_says_what_to_install() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "needs psycopg" in res.stdout and "pip install 'psycopg[binary]'" in res.stdout, res
+
+
+READ_ONLY_HOME = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from trackerkit import make_run
+from autosearch.tracking import get_tracker
+tracker = get_tracker()
+print([r.run_id for r in tracker.list_runs()], tracker.read_only)
+try:
+    tracker.start_run(make_run("20261125-000000-new0"))
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def test_a_read_only_home_is_read_and_a_write_fails_with_one_line() -> None:
+    base = Path(tempfile.mkdtemp(prefix="autosearch-ro-"))  # not under tmp_path: another user must reach it
+    try:
+        base.chmod(0o755)
+        with SQLiteTracker(base / "home" / "tracker.db") as tracker:
+            tracker.start_run(make_run())
+        (base / "home" / "tracker.db").chmod(0o444)
+        (base / "home").chmod(0o555)
+        # root ignores permissions, so a root test reads the home as 'nobody'
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        if as_nobody and not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv to drop to an unprivileged user")
+        res = subprocess.run([*as_nobody, sys.executable, "-c", READ_ONLY_HOME, str(Path(__file__).parent)],
+                             capture_output=True, text=True, cwd="/",
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "AUTOSEARCH_HOME": str(base / "home")})
+        lines = res.stdout.splitlines()
+        assert lines[0] == f"['{RUN_ID}'] True", res
+        assert lines[1].startswith(f"TrackerError: tracker sqlite:///{base / 'home' / 'tracker.db'} is read-only")
+        assert "make" in lines[1] and "writable" in lines[1] and len(lines) == 2, res
+    finally:
+        (base / "home").chmod(0o755)
+        shutil.rmtree(base)
