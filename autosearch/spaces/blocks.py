@@ -18,14 +18,9 @@ import numpy as np
 from autokeras import hyper_preprocessors, preprocessors
 from autokeras.engine import preprocessor as ak_preprocessor
 
+from autosearch.spaces.hp import tune
+
 _WORD = re.compile(r"[\w']+|[^\w\s]")
-
-
-def tune(hp: Any, name: str, value: Any) -> Any:
-    """A list becomes a KerasTuner choice, a scalar a fixed value."""
-    if isinstance(value, (list, tuple)):
-        return hp.Choice(name, list(value), default=value[0])
-    return hp.Fixed(name, value)
 
 
 @keras.utils.register_keras_serializable(package="autosearch")

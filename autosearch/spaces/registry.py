@@ -1,10 +1,17 @@
 """Registered search spaces.
 
 A pipeline file names a space and sets its values in ``[space]``. A space has
-*settings* (fixed scalars that shape preprocessing, e.g. vocabulary size) and
-*hyperparameters*: a scalar fixes one, a list makes it a choice the tuner
-searches. Every space also owns the compile-time ``optimizer`` and
-``learning_rate`` that AutoKeras would otherwise search itself.
+*settings* (fixed scalars that shape preprocessing, e.g. vocabulary size; a
+setting declared ``"auto"`` is fitted to the training split unless the pipeline
+fixes it) and *hyperparameters*: a scalar fixes one, a list makes it a choice,
+a table ``{min, max, step, sampling}`` a range the tuner searches. Every space
+also owns the compile-time ``optimizer`` and ``learning_rate`` that AutoKeras
+would otherwise search itself.
+
+A pipeline may also name a space in the user's own code, ``"package.module:name"``:
+a ``SpaceSpec`` (declared settings and hyperparameters, validated like the
+built-in ones) or a bare builder ``build(params, problem, columns) -> (inputs,
+outputs)`` whose ``[space]`` values are passed through.
 
 This module is light (no TensorFlow) so that pipelines validate instantly;
 the builders import AutoKeras when a search actually runs.
@@ -21,21 +28,47 @@ OPTIMIZERS = ("adam", "sgd", "adam_weight_decay")
 COMPILE = {"optimizer": "adam", "learning_rate": [0.001]}  # every space owns these two (see module doc)
 
 
+KINDS = ("text", "image", "structured")
+AUTO = "auto"  # a setting fitted to the training split
+
+
 @dataclass(frozen=True)
 class SpaceSpec:
     name: str
     kinds: tuple[str, ...]
     settings: Mapping[str, Any]
-    hyperparameters: Mapping[str, Any]
-    builder: str  # "module:function" in autosearch.spaces.blocks, imported on use
-    doc: str
+    hyperparameters: Mapping[str, Any] | None  # None: open (a user's bare builder takes any values)
+    builder: str  # "module:function", imported on use
+    doc: str = ""
+    fitter: str | None = None  # "module:function"(values, train inputs) -> the "auto" settings, fitted
+
+    @property
+    def module(self) -> str:
+        """The module that defines the builder: a bundle of this space imports it before loading."""
+        return self.builder.partition(":")[0]
 
     def build(self, params: Mapping[str, Any], problem: str, columns: tuple[str, ...] = ()) -> tuple[Any, Any]:
         """(input node, output node) of the AutoKeras graph for these values."""
-        import importlib
+        return _resolve(self.builder)(params, problem, columns)
 
-        module, _, func = self.builder.partition(":")
-        return getattr(importlib.import_module(module), func)(params, problem, columns)
+    def fit(self, params: Mapping[str, Any], train_inputs: Any) -> dict[str, Any]:
+        """``params`` with every ``"auto"`` setting replaced by the value fitted to ``train_inputs``."""
+        auto = [k for k, v in params.items() if v == AUTO]
+        if not auto:
+            return dict(params)
+        fitted = _resolve(self.fitter)(params, train_inputs) if self.fitter else {}
+        missing = [k for k in auto if k not in fitted]
+        if missing:
+            raise ConfigError(f"space '{self.name}' cannot fit {', '.join(missing)} to the data; give values.")
+        return {**params, **{k: fitted[k] for k in auto}}
+
+
+def _resolve(ref: str) -> Any:
+    """The object ``"package.module:name"`` names (its module imported on use)."""
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 SPACES: dict[str, SpaceSpec] = {}
@@ -47,6 +80,15 @@ def register_space(spec: SpaceSpec) -> SpaceSpec:
 
 
 def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) -> Any:
+    if default == AUTO:  # fitted unless fixed: "auto" or a positive whole number
+        if value == AUTO or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        raise ConfigError(f"{src}: space.{key} = {value!r} is not allowed; give \"auto\" (fitted to the training "
+                          "data) or a positive whole number.")
+    if isinstance(value, Mapping):
+        if not tunable:
+            raise ConfigError(f"{src}: space.{key} is a fixed setting; give one value, not a range.")
+        return check_range(src, f"space.{key}", value)
     values = value if isinstance(value, list) else [value]
     if not tunable and isinstance(value, list):
         raise ConfigError(f"{src}: space.{key} is a fixed setting; give one value, not a list.")
@@ -70,15 +112,61 @@ def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) ->
     return out if isinstance(value, list) else out[0]
 
 
+def check_range(src: str, where: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """A searched range ``{min, max, step?, sampling?}``: whole numbers make an Int, else a Float."""
+    allowed = ("min", "max", "step", "sampling")
+    unknown = [k for k in value if k not in allowed]
+    if unknown or "min" not in value or "max" not in value:
+        raise ConfigError(f"{src}: {where} = {dict(value)!r} is not a range; give {{min = 1, max = 4}} with optional "
+                          "step and sampling = \"linear\" or \"log\".")
+    lo, hi, step = value["min"], value["max"], value.get("step")
+    numbers = [v for v in (lo, hi, step) if v is not None]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers) or not lo < hi:
+        raise ConfigError(f"{src}: {where}: min and max must be numbers with min < max (got {lo!r}, {hi!r}).")
+    sampling = value.get("sampling", "linear")
+    if sampling not in ("linear", "log") or (sampling == "log" and lo <= 0):
+        raise ConfigError(f"{src}: {where}: sampling must be \"linear\" or \"log\" (log needs min > 0).")
+    if step is not None and step <= 0:
+        raise ConfigError(f"{src}: {where}: step must be positive (got {step!r}).")
+    return {k: value[k] for k in allowed if k in value}
+
+
+def get_space(name: str, src: str = "search.space") -> SpaceSpec:
+    """A registered space, or the user's ``"package.module:name"`` (a ``SpaceSpec`` or a bare builder)."""
+    if name in SPACES:
+        return SPACES[name]
+    if ":" not in name:
+        raise ConfigError(f"{src}: search.space = '{name}' is unknown; use one of {', '.join(sorted(SPACES))}, "
+                          "or 'package.module:builder' for a space in your own code.")
+    module = name.partition(":")[0]
+    try:
+        found = _resolve(name)
+    except ImportError as exc:
+        raise ConfigError(f"{src}: search.space = '{name}': cannot import {module} ({exc}); make it importable "
+                          "(pip install -e your package, or add its folder to PYTHONPATH).") from None
+    except AttributeError:
+        raise ConfigError(f"{src}: search.space = '{name}': {module} has no {name.partition(':')[2]}.") from None
+    if isinstance(found, SpaceSpec):
+        return found
+    if not callable(found):
+        raise ConfigError(f"{src}: search.space = '{name}' is neither a SpaceSpec nor a builder function.")
+    return SpaceSpec(name=name, kinds=KINDS, settings={}, hyperparameters=None, builder=name,
+                     doc=(found.__doc__ or "").strip().splitlines()[0] if found.__doc__ else "")
+
+
 def validate_space(src: str, name: str, kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """Space ``name``'s ``values`` (a pipeline's ``[space]``) with defaults filled in, checked against
     its declaration; ``src`` names the pipeline file in errors, ``kind`` is its data kind."""
-    spec = SPACES.get(name)
-    if spec is None:
-        raise ConfigError(f"{src}: search.space = '{name}' is unknown; use one of {', '.join(sorted(SPACES))}.")
+    spec = get_space(name, src)
     if kind not in spec.kinds:
         fits = [n for n, s in SPACES.items() if kind in s.kinds]
         raise ConfigError(f"{src}: space '{spec.name}' is for {'/'.join(spec.kinds)} data; use {', '.join(fits)}.")
+    if spec.hyperparameters is None:  # a bare builder of the user's: its values pass through
+        open_values = {**COMPILE, **values}
+        for key, value in open_values.items():
+            if key in COMPILE:
+                open_values[key] = _check_value(src, key, value, COMPILE[key], True)
+        return open_values
     allowed = {**spec.settings, **spec.hyperparameters}
     for key in values:
         if key not in allowed:
@@ -87,10 +175,6 @@ def validate_space(src: str, name: str, kind: str, values: Mapping[str, Any]) ->
         key: _check_value(src, key, values.get(key, default), default, key in spec.hyperparameters)
         for key, default in allowed.items()
     }
-
-
-def get_space(name: str) -> SpaceSpec:
-    return SPACES[name]
 
 
 import autosearch.spaces.builtin  # noqa: E402,F401  (registers the built-in spaces)

@@ -17,6 +17,7 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.data.convert import table_to_array
 from autosearch.errors import SearchError
+from autosearch.spaces.hp import tune
 from autosearch.spaces.registry import get_space
 from autosearch.tracking import TrackerWriter, TrialRecord
 from autosearch.tuning.checkpoints import PROJECT
@@ -44,7 +45,6 @@ def _objective(cfg: PipelineConfig) -> Any:
 def tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     import keras_tuner
 
-    from autosearch.spaces.blocks import tune
 
     space = cfg.space
     hps = keras_tuner.HyperParameters()
