@@ -9,12 +9,14 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from trackerkit import RUN_ID, make_run, make_trial
 
 from autosearch.errors import TrackerError
 from autosearch.tracking import RunStatus, TrialState, get_tracker
+from autosearch.tracking.liveness import this_host
 from autosearch.tracking.sqlite import SQLiteTracker
 
 WORKERS, WRITES = 8, 2_000
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLD_SQLITE_LOCK = """
 import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+sys.stdin.readline()
 conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
@@ -30,9 +33,13 @@ conn.execute("COMMIT")
 """
 
 
-def hold(script: str, *args: str) -> subprocess.Popen:
-    """Start a process that takes a lock, and return once it holds it."""
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+def hold(script: str, *args: str, before: Callable[[int], None] = lambda pid: None) -> subprocess.Popen:
+    """Start a process, call ``before(its pid)``, let it take a lock, and return once it holds it."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    before(proc.pid)
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -41,7 +48,9 @@ def test_a_sqlite_write_lock_held_past_the_deadline_fails_with_one_line_naming_t
     db = tmp_path / "tracker.db"
     tracker = SQLiteTracker(db, lock_timeout_s=0.5)
     tracker.start_run(make_run())
-    holder = hold(HOLD_SQLITE_LOCK, str(db), "8")
+    # the holder beats for the run, as a search would: the message names the run too
+    holder = hold(HOLD_SQLITE_LOCK, str(db), "8", before=lambda pid: tracker.heartbeat(
+        RUN_ID, pid=pid, host=this_host(), at=time.time()))
     try:
         t0 = time.monotonic()
         with pytest.raises(TrackerError) as info:
@@ -52,10 +61,12 @@ def test_a_sqlite_write_lock_held_past_the_deadline_fails_with_one_line_naming_t
         holder.wait()
     message = str(info.value)
     assert 0.4 < waited < 5, waited
-    assert f"the write lock on {db} is held for over 0.5 s by process {holder.pid}" in message, message
+    assert f"the write lock on {db} is held for over 0.5 s by process {holder.pid} (" in message, message
+    assert "python -c import sqlite3, sys, time" in message and f"), run {RUN_ID}; wait" in message, message
     assert "AUTOSEARCH_LOCK_TIMEOUT" in message and "\n" not in message
     tracker.log_trial(make_trial())  # the holder is gone: writes go through again
-    assert tracker.get_trial(f"{RUN_ID}/0").state is TrialState.RUNNING
+    # and the process that last beat for the run is gone too, so the run reads INTERRUPTED
+    assert tracker.get_trial(f"{RUN_ID}/0").state is TrialState.INTERRUPTED
 
 
 def test_a_sqlite_write_waits_for_a_shorter_lock_and_then_succeeds(tmp_path: Path,
