@@ -183,14 +183,14 @@ BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
         lambda t: [*REGRESSION, "--data", csv(t, pd.DataFrame({"x": range(40), "label": [None] * 40}))],
         ["regression target 'label' is empty in every row"]),
     "infinite feature value": (lambda t: [*STRUCTURED, "--data", csv(t, table().assign(
-        age=lambda f: f.age.where(f.index != 2, np.inf)))], ["'age' holds 1 infinite value(s)", "rows [3]"]),
+        age=lambda f: f.age.where(f.index != 2, np.inf)))], ["'age' holds 1 infinite value (data rows [3])", "leave the cells empty"]),
     "feature column entirely empty": (lambda t: [*STRUCTURED, "--data", csv(t, table().assign(city=None))],
                                       ["feature column(s) ['city'] are empty in every row"]),
     "feature column not in the file": (lambda t: [*STRUCTURED, "--data", csv(t, table()),
                                                   "--feature-columns", "age,zip"],
                                        ["no feature column(s) ['zip']", "--feature-columns"]),
     "label among the features": (lambda t: [*STRUCTURED, "--data", csv(t, table()),
-                                            "--feature-columns", "age,label"], ["'label' is also listed as a feature"]),
+                                            "--feature-columns", "age,label"], ["'label' is also listed as a feature", "--feature-columns"]),
     "only a label column": (lambda t: [*STRUCTURED, "--data", csv(t, table()[["label"]])],
                             ["no feature columns", "only column is the label column"]),
     # image folders

@@ -159,7 +159,7 @@ def _load_structured_frame(cfg: PipelineConfig, name: str, frame: pd.DataFrame, 
     if twice:
         raise DataError(f"{name}: feature column(s) {twice} listed more than once; list each column once.")
     if label_col in features:
-        raise DataError(f"{name}: the label column '{label_col}' is also listed as a feature; remove it.")
+        raise DataError(f"{name}: the label column '{label_col}' is also listed as a feature; remove it from --feature-columns.")
     if not features:
         raise DataError(f"{name}: no feature columns: the only column is the label column '{label_col}'; "
                         f"add feature columns to the file.{delimiter_hint(frame)}")

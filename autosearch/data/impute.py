@@ -74,6 +74,7 @@ def check_features(x: pd.DataFrame, name: str) -> None:
             if inf.any():
                 rows = (np.flatnonzero(inf)[:5] + 1).tolist()
                 raise DataError(
-                    f"{name}: feature column '{column}' holds {int(inf.sum())} infinite value(s) (data rows "
+                    f"{name}: feature column '{column}' holds {int(inf.sum())} infinite "
+                    f"value{'' if inf.sum() == 1 else 's'} (data rows "
                     f"{rows}); replace them with numbers, or leave the cells empty to have them filled."
                 )
