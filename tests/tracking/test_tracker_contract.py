@@ -13,7 +13,6 @@ import pytest
 from trackerkit import RUN_ID, beat, make_run, make_trial
 
 from autosearch.errors import (
-    RecordError,
     TrackerError,
     TrialFinishedError,
     UnknownRunError,
@@ -21,16 +20,13 @@ from autosearch.errors import (
 )
 from autosearch.tracking import (
     EpochMetrics,
-    RunInfo,
     RunStatus,
     Tracker,
     TrialKind,
     TrialRecord,
     TrialState,
 )
-from autosearch.tracking.composite import CompositeTracker
 from autosearch.tracking.liveness import STALE_AFTER, this_host
-from autosearch.tracking.sqlite import SQLiteTracker
 
 TRIAL = f"{RUN_ID}/0"
 
@@ -318,38 +314,3 @@ def test_a_heartbeat_thread_and_the_main_thread_share_the_tracker(tracker: Track
     assert errors == [] and beats[0] > 0
     trials = tracker.list_trials(RUN_ID, with_epochs=True)
     assert len(trials) == 60 and all(t.state is TrialState.COMPLETED and len(t.epochs) == 1 for t in trials)
-
-
-# -- composite and records -----------------------------------------------------------
-
-def test_composite_writes_reach_every_writer(tmp_path: Path) -> None:
-    mirror = SQLiteTracker(tmp_path / "mirror.db")
-    with CompositeTracker(SQLiteTracker(tmp_path / "tracker.db"), [mirror]) as tracker:
-        tracker.start_run(make_run())
-        tracker.log_trial(make_trial())
-        tracker.log_epoch(TRIAL, EpochMetrics(0, {"loss": 0.5}, 5.0))
-        tracker.finish_trial(TRIAL, TrialState.COMPLETED, ended_at=1011.0, objective=0.7)
-        tracker.heartbeat(RUN_ID, pid=os.getpid(), host=this_host(), at=1234.5)
-    reopened, primary = SQLiteTracker(tmp_path / "mirror.db"), SQLiteTracker(tmp_path / "tracker.db")
-    assert reopened.get_trial(TRIAL) == primary.get_trial(TRIAL)
-    assert reopened.get_run(RUN_ID).heartbeat["at"] == primary.get_run(RUN_ID).heartbeat["at"] == 1234.5
-
-
-def test_records_round_trip_through_dicts() -> None:
-    trial = make_trial()
-    assert TrialRecord.from_dict(trial.to_dict()) == trial
-    run = make_run()
-    assert RunInfo.from_dict(run.to_dict()) == run
-    with pytest.raises(RecordError, match="trial_id"):
-        TrialRecord.from_dict({"run_id": "x"})
-
-
-def test_run_paths_relative_to_autosearch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTOSEARCH_HOME", str(tmp_path / "home2"))
-    run = RunInfo.from_dict({**make_run().to_dict(), "summary": {"run_dir": f"runs/{RUN_ID}",
-                                                                 "bundle": f"runs/{RUN_ID}/export"}})
-    assert run.run_dir == tmp_path / "home2" / "runs" / RUN_ID
-    assert run.bundle == tmp_path / "home2" / "runs" / RUN_ID / "export"
-    absolute = RunInfo.from_dict({**make_run().to_dict(), "summary": {"run_dir": "/elsewhere/runs/x"}})
-    assert absolute.run_dir == Path("/elsewhere/runs/x")
-    assert make_run().run_dir is None
