@@ -27,6 +27,8 @@ RUN_COLUMNS = ("run_id, pipeline, task, dataset, seed, status, started_at, ended
 TRIAL_COLUMNS = ("trial_id, run_id, kind, state, hyperparameters, seed, started_at, ended_at, objective, best_epoch,"
                  " trainable_params, error, reproduces, extra")
 EPOCH_COLUMNS = "trial_id, epoch, metrics, timestamp"
+_STATES = {s.value: s for s in TrialState}  # a dict lookup is several times cheaper than Enum(value)
+_KINDS = {k.value: k for k in TrialKind}
 
 
 def dumps(value: Any) -> str:
@@ -94,15 +96,16 @@ def run_from_row(row: Any, live: bool = True) -> RunInfo:
 
 def trial_from_row(row: Any, dead: Mapping[str, str], epochs: Sequence[EpochMetrics] = ()) -> TrialRecord:
     """The trial of a ``trials`` row; RUNNING in a run of ``dead`` (run id -> why) reads INTERRUPTED."""
-    state, error = TrialState(row["state"]), row["error"]
+    state, error = _STATES[row["state"]], row["error"]
     if state is TrialState.RUNNING and row["run_id"] in dead:
         state, error = TrialState.INTERRUPTED, error or dead[row["run_id"]]
+    extra = row["extra"]
     return TrialRecord(
-        trial_id=row["trial_id"], run_id=row["run_id"], kind=TrialKind(row["kind"]), state=state,
+        trial_id=row["trial_id"], run_id=row["run_id"], kind=_KINDS[row["kind"]], state=state,
         hyperparameters=json.loads(row["hyperparameters"]), seed=row["seed"], started_at=row["started_at"],
         ended_at=row["ended_at"], objective=row["objective"], best_epoch=row["best_epoch"],
         trainable_params=row["trainable_params"], error=error, reproduces=row["reproduces"],
-        extra=json.loads(row["extra"]), epochs=tuple(epochs))
+        extra={} if extra == "{}" else json.loads(extra), epochs=tuple(epochs))
 
 
 def epochs_by_trial(rows: Iterable[Any]) -> dict[str, list[EpochMetrics]]:
