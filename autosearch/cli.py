@@ -27,6 +27,8 @@ SEARCH_OVERRIDES = {
     "feature_columns": "data.feature_columns",
     "image_size": "data.image_size",
     "max_rows": "data.max_rows",
+    "delimiter": "data.delimiter",
+    "encoding": "data.encoding",
 }
 
 
@@ -68,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--feature-columns", help="comma-separated feature columns (structured data)")
     s.add_argument("--image-size", help="HxW images are resized to, e.g. 32x32")
     s.add_argument("--max-rows", type=int, help="use a seeded sample of this many rows")
+    s.add_argument("--delimiter", help="CSV delimiter (default: detected among , tab ; |)")
+    s.add_argument("--encoding", help="CSV encoding (default: UTF-8, refused with a hint when it is not)")
     s.add_argument("--top", type=_positive, default=5, help="trials to list at the end")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
@@ -339,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AutosearchError as exc:
         if getattr(args, "debug", False):
             traceback.print_exc()
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return exc.exit_code
     except KeyboardInterrupt as exc:
         print(f"\n{exc or 'interrupted (Ctrl-C)'}: the running trial and the run are marked INTERRUPTED.",

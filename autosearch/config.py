@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
-from autosearch.spaces.registry import validate_space  # light: no TensorFlow
+from autosearch.spaces.graph import validate_graph  # light: no TensorFlow
+from autosearch.spaces.registry import GRAPH, validate_space
 
 TASKS: dict[str, tuple[str, str]] = {
     # task -> (input kind, problem)
@@ -73,6 +74,7 @@ class PipelineConfig:
     search: SearchConfig
     split: SplitConfig = SplitConfig()
     space: Mapping[str, Any] = field(default_factory=dict)
+    graph: Mapping[str, Any] = field(default_factory=dict)  # an AutoKeras graph declared node by node
     source: str = "<dict>"
 
     @property
@@ -90,7 +92,7 @@ class PipelineConfig:
 
 
 _SECTIONS = {"data": DataConfig, "split": SplitConfig, "search": SearchConfig}
-_TOP_KEYS = ("name", "task", "data", "split", "search", "space")
+_TOP_KEYS = ("name", "task", "data", "split", "search", "space", "graph")
 
 
 def parse_duration(value: Any, where: str = "time_budget") -> float | None:
@@ -233,9 +235,16 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping
     task = raw["task"]
     if task not in TASKS:
         raise ConfigError(f"{source}: task = '{task}' is unknown; use one of {', '.join(TASKS)}.")
-    for key in ("data", "split", "search", "space"):
+    for key in ("data", "split", "search", "space", "graph"):
         if key in raw and not isinstance(raw[key], dict):
             raise ConfigError(f"{source}: '{key}' must be a table ([{key}]).")
+    if "graph" in raw and isinstance(raw["search"], dict):
+        raw["search"].setdefault("space", GRAPH)
+        if raw["search"]["space"] != GRAPH:
+            raise ConfigError(f"{source}: a pipeline with [graph] searches that graph; remove search.space "
+                              f"(or set it to \"{GRAPH}\").")
+    elif isinstance(raw["search"], dict) and raw["search"].get("space") == GRAPH:
+        raise ConfigError(f"{source}: search.space = \"{GRAPH}\" needs [graph.<id>] tables declaring the graph.")
     cfg = PipelineConfig(
         name=str(raw["name"]),
         task=task,
@@ -246,7 +255,8 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping
         source=source,
     )
     _validate(cfg)
-    return dataclasses.replace(cfg, space=validate_space(source, cfg.search.space, cfg.kind, cfg.space))
+    graph = validate_graph(source, raw["graph"], cfg.kind, cfg.problem) if "graph" in raw else {}
+    return dataclasses.replace(cfg, space=validate_space(source, cfg.search.space, cfg.kind, cfg.space), graph=graph)
 
 
 def resolve_pipeline_path(name_or_path: str, pipelines_dir: Path | None = None) -> Path:

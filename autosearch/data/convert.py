@@ -37,6 +37,18 @@ def fill_missing(frame: pd.DataFrame, fill: Mapping[str, Any] | None) -> pd.Data
     return out
 
 
+def split_inputs(frame: pd.DataFrame, layout: Sequence[Mapping[str, Any]]) -> list[np.ndarray]:
+    """One array per model input of a several-input graph: a text input reads its ``column`` as texts,
+    a table input its ``columns`` (all columns when it lists none)."""
+    arrays = []
+    for spec in layout:
+        if spec["type"] == "TextInput":
+            arrays.append(texts_to_array(frame[spec["column"]].tolist()))
+        else:
+            arrays.append(table_to_array(frame[list(spec.get("columns") or frame.columns)]))
+    return arrays
+
+
 def texts_to_array(texts: Sequence[Any]) -> np.ndarray:
     """Texts as AutoKeras' TextInput takes them: a unicode array, never ``object``."""
     return np.array(["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts], dtype=str)

@@ -31,8 +31,9 @@ from autosearch.fileio import write_json_atomic
 
 
 def _model_input_spec(model: Any) -> dict[str, Any]:
-    inp = model.inputs[0]
-    return {"dtype": str(inp.dtype), "shape": [None if d is None else int(d) for d in inp.shape]}
+    """dtype and shape of the model's (first) input, and of each input of a several-input model."""
+    specs = [{"dtype": str(i.dtype), "shape": [None if d is None else int(d) for d in i.shape]} for i in model.inputs]
+    return {**specs[0], "inputs": specs}
 
 
 def write_bundle(

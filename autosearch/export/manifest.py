@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
+from autosearch.spaces.graph import input_layout
 from autosearch.data.impute import STRATEGY
 
 
@@ -27,7 +28,7 @@ def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id
                     objective: float | None, scores: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {
         "run_id": run_id, "trial_id": trial_id, "pipeline": cfg.name, "task": cfg.task, "kind": cfg.kind,
-        "problem": cfg.problem, "input": input_schema(split),
+        "problem": cfg.problem, "input": {**input_schema(split), "layout": input_layout(cfg.graph)},
         "class_names": list(split.dataset.class_names) if split.dataset.class_names else None,
         "objective": {"name": cfg.search.objective, "direction": cfg.search.direction, "value": objective},
         "scores": dict(scores or {}), "data_fingerprint": split.fingerprint,

@@ -9,13 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from autosearch.data.convert import (
-    fill_missing,
-    image_files,
-    load_image,
-    table_to_array,
-    texts_to_array,
-)
+from autosearch.data.convert import fill_missing, image_files, load_image, split_inputs, table_to_array, texts_to_array
 from autosearch.errors import InputError
 
 
@@ -39,7 +33,9 @@ def to_raw_array(kind: str, manifest: Mapping[str, Any], raw: Any) -> Any:
         path = Path(raw)
         if not path.is_file():
             raise InputError(f"input file '{path}' not found.")
-        raw = pd.read_csv(path)
+        from autosearch.data.csvfile import read_csv_file
+
+        raw = read_csv_file(path)
     if kind == "text":
         if isinstance(raw, str):
             raw = [raw]
@@ -110,7 +106,9 @@ def _table(schema: Mapping[str, Any], raw: Any) -> np.ndarray:
                 raise InputError(f"input column '{c}' must be numeric: row {row} holds {frame[c][bad].iloc[0]!r}; "
                                  "give a number or leave the cell empty.")
             converted[c] = values
-    return table_to_array(frame.assign(**converted) if converted else frame)
+    frame = frame.assign(**converted) if converted else frame
+    layout = schema.get("layout")  # a several-input graph: one array per input
+    return split_inputs(frame, layout) if layout else table_to_array(frame)
 
 
 def postprocess(manifest: Mapping[str, Any], pipeline: Any, raw_out: np.ndarray) -> np.ndarray:

@@ -46,10 +46,12 @@ class Predictor:
             return self._model.predict(x, batch_size=batch_size, verbose=0)
         import tensorflow as tf
 
-        dtype = self.manifest["model_input"]["dtype"]
-        # Keras exports a functional model's inputs as a list: serve([tensor]).
-        parts = [self._model.serve([tf.constant(x[i : i + batch_size], dtype=dtype)]).numpy()
-                 for i in range(0, len(x), batch_size)]
+        spec = self.manifest["model_input"]
+        dtypes = [s["dtype"] for s in spec.get("inputs", [spec])]
+        arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+        # Keras exports a functional model's inputs as a list: serve([tensor, ...]).
+        parts = [self._model.serve([tf.constant(a[i : i + batch_size], dtype=d) for a, d in zip(arrays, dtypes)])
+                 .numpy() for i in range(0, len(arrays[0]), batch_size)]
         return np.concatenate(parts)
 
     def outputs(self, raw: Any, batch_size: int = 1024) -> np.ndarray:
@@ -110,9 +112,17 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
 
 
 def iter_csv(path: Path, chunk_rows: int) -> Iterable[pd.DataFrame]:
+    """A CSV (or TSV, semicolon, pipe: detected) in chunks of ``chunk_rows`` rows, UTF-8 with or without BOM."""
+    from autosearch.data.csvfile import detect_delimiter
+
     try:
-        yield from pd.read_csv(path, chunksize=chunk_rows)
+        with Path(path).open(encoding="utf-8-sig") as fh:
+            sep = detect_delimiter(fh.read(1 << 16))
+        yield from pd.read_csv(path, chunksize=chunk_rows, sep=sep, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty; give a CSV with a header row and at least one row.") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                         "convert it with iconv -t utf-8.") from None
 
 

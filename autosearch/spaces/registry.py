@@ -81,6 +81,9 @@ def register_space(spec: SpaceSpec) -> SpaceSpec:
 
 def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) -> Any:
     if default == AUTO:  # fitted unless fixed: "auto" or a positive whole number
+        if isinstance(value, (list, Mapping)):
+            raise ConfigError(f"{src}: space.{key} is a fixed setting; give one value (\"auto\" or a number), "
+                              "not a list.")
         if value == AUTO or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             return value
         raise ConfigError(f"{src}: space.{key} = {value!r} is not allowed; give \"auto\" (fitted to the training "
@@ -114,20 +117,21 @@ def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) ->
 
 def check_range(src: str, where: str, value: Mapping[str, Any]) -> dict[str, Any]:
     """A searched range ``{min, max, step?, sampling?}``: whole numbers make an Int, else a Float."""
+    where = f"{src}: {where}" if src else where
     allowed = ("min", "max", "step", "sampling")
     unknown = [k for k in value if k not in allowed]
     if unknown or "min" not in value or "max" not in value:
-        raise ConfigError(f"{src}: {where} = {dict(value)!r} is not a range; give {{min = 1, max = 4}} with optional "
+        raise ConfigError(f"{where} = {dict(value)!r} is not a range; give {{min = 1, max = 4}} with optional "
                           "step and sampling = \"linear\" or \"log\".")
     lo, hi, step = value["min"], value["max"], value.get("step")
     numbers = [v for v in (lo, hi, step) if v is not None]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers) or not lo < hi:
-        raise ConfigError(f"{src}: {where}: min and max must be numbers with min < max (got {lo!r}, {hi!r}).")
+        raise ConfigError(f"{where}: min and max must be numbers with min < max (got {lo!r}, {hi!r}).")
     sampling = value.get("sampling", "linear")
     if sampling not in ("linear", "log") or (sampling == "log" and lo <= 0):
-        raise ConfigError(f"{src}: {where}: sampling must be \"linear\" or \"log\" (log needs min > 0).")
+        raise ConfigError(f"{where}: sampling must be \"linear\" or \"log\" (log needs min > 0).")
     if step is not None and step <= 0:
-        raise ConfigError(f"{src}: {where}: step must be positive (got {step!r}).")
+        raise ConfigError(f"{where}: step must be positive (got {step!r}).")
     return {k: value[k] for k in allowed if k in value}
 
 
@@ -176,6 +180,11 @@ def validate_space(src: str, name: str, kind: str, values: Mapping[str, Any]) ->
         for key, default in allowed.items()
     }
 
+
+GRAPH = "graph"  # the space of a pipeline that declares its AutoKeras graph in [graph] tables
+register_space(SpaceSpec(name=GRAPH, kinds=KINDS, settings={}, hyperparameters=COMPILE,
+                         builder="autosearch.spaces.graph_build:build_graph",
+                         doc="the AutoKeras graph declared in the pipeline's [graph] tables"))
 
 import autosearch.spaces.builtin  # noqa: E402,F401  (registers the built-in spaces)
 

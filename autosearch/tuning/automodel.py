@@ -15,8 +15,9 @@ import pandas as pd
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
-from autosearch.data.convert import table_to_array
+from autosearch.data.convert import split_inputs, table_to_array
 from autosearch.errors import SearchError
+from autosearch.spaces.graph import input_layout
 from autosearch.spaces.hp import tune
 from autosearch.spaces.registry import get_space
 from autosearch.tracking import TrackerWriter, TrialRecord
@@ -59,8 +60,12 @@ def tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     return kwargs
 
 
-def model_inputs(split: SplitData, part: str) -> Any:
+def model_inputs(split: SplitData, part: str, cfg: PipelineConfig) -> Any:
+    """A split part as the AutoModel takes it: one array, or one per input of a several-input graph."""
     x = split.x(part)
+    layout = input_layout(cfg.graph)
+    if layout:
+        return split_inputs(x, layout)
     return table_to_array(x) if isinstance(x, pd.DataFrame) else x
 
 
@@ -75,7 +80,12 @@ def build_auto_model(cfg: PipelineConfig, split: SplitData, directory: Path, tun
     """The AutoModel of a pipeline in ``directory`` (its project is ``directory/autokeras``)."""
     import autokeras as ak
 
-    node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
+    if cfg.graph:
+        from autosearch.spaces.graph_build import build_graph
+
+        node, head = build_graph(cfg.graph, cfg.problem, split.dataset.columns)
+    else:
+        node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
     return ak.AutoModel(
         inputs=node, outputs=head, project_name=PROJECT, directory=str(directory),
         max_trials=max_trials or cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
@@ -97,7 +107,7 @@ def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras
 
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..."
         auto_model = build_auto_model(cfg, split, run_dir, ak.auto_model.get_tuner_class(cfg.search.tuner), False)
-    (x, y), _ = auto_model._check_and_adapt(model_inputs(split, "train"), model_targets(split, "train"), None)
+    (x, y), _ = auto_model._check_and_adapt(model_inputs(split, "train", cfg), model_targets(split, "train"), None)
     auto_model._analyze_data((x, y))
     auto_model._build_hyper_pipeline()
     tuner = auto_model.tuner
@@ -112,8 +122,8 @@ def fit(auto_model: Any, cfg: PipelineConfig, split: SplitData, epochs: int, cal
     """AutoModel.fit on the split, validation passed explicitly (never AutoKeras' validation_split)."""
     with interruptible(hooks):
         auto_model.fit(
-            model_inputs(split, "train"), model_targets(split, "train"),
-            validation_data=(model_inputs(split, "validation"), model_targets(split, "validation")),
+            model_inputs(split, "train", cfg), model_targets(split, "train"),
+            validation_data=(model_inputs(split, "validation", cfg), model_targets(split, "validation")),
             epochs=epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
         )
 

@@ -201,8 +201,10 @@ class TrialHooks:
 
 
 def tracked_tuner(base: type, hooks: TrialHooks) -> type:
-    """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``."""
+    """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``, Hyperband can
+    warm-start, and trials this machine cannot run are refused (``refusal``)."""
     import keras
+    from keras_tuner.errors import FailedTrialError
 
     class EpochRecorder(keras.callbacks.Callback):
         def __init__(self, trial: Any, total_epochs: int):
@@ -221,6 +223,20 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
                 self.model.stop_training = True
 
     class Tracked(base):  # type: ignore[misc, valid-type]
+        def _try_build(self, hp: Any) -> Any:
+            try:
+                model = super()._try_build(hp)
+            except Exception as exc:
+                reason = refusal(hp.values, exc)
+                if reason:
+                    raise FailedTrialError(reason) from exc
+                raise
+            reason = refusal(hp.values)
+            if reason:
+                raise FailedTrialError(reason)
+            self._built_model = model
+            return model
+
         def pre_create_trial(self) -> None:
             super().pre_create_trial()
             if hooks.budget_exhausted() and self.oracle.trials:
@@ -234,7 +250,15 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
             set_global_seed(hooks.seed_for(trial))
             epochs = kwargs.get("epochs", hooks.cfg.search.epochs)
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), EpochRecorder(trial, epochs)]
-            return super()._build_and_fit_model(trial, *args, **kwargs)
+            history = super()._build_and_fit_model(trial, *args, **kwargs)
+            # KerasTuner's own _build_and_fit_model writes build_config.json, which Hyperband reloads to
+            # warm-start a later trial from this one; AutoKeras' override never does (NotFoundError).
+            model = self.__dict__.pop("_built_model", None)
+            if model is not None:
+                from keras_tuner.src import utils as kt_utils
+
+                kt_utils.save_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
+            return history
 
         def on_trial_end(self, trial: Any) -> None:
             status = str(getattr(trial.status, "value", trial.status))
@@ -245,6 +269,29 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
 
     Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
     return Tracked
+
+
+def refusal(values: Mapping[str, Any], error: BaseException | None = None) -> str | None:
+    """Why a trial's hyperparameters cannot run here, or None: AutoKeras' application blocks download
+    ImageNet weights when ``pretrained`` (this machine is offline), and ``imagenet_size`` resizes every
+    image to 224x224 (hours on a CPU). Such trials are recorded INVALID with this reason."""
+    def chosen(suffix: str) -> list[str]:
+        return [name.rsplit("/", 1)[0] for name, v in values.items() if name.endswith("/" + suffix) and v is True]
+
+    if chosen("pretrained") and (error is not None or not _weights_cached()):
+        return (f"{chosen('pretrained')[0]} asks for pretrained ImageNet weights, which must be downloaded; "
+                "autosearch runs offline, so pretrained trials are refused")
+    if chosen("imagenet_size") and error is None:
+        return f"{chosen('imagenet_size')[0]} resizes every image to 224x224, too slow to train on a CPU"
+    return None
+
+
+def _weights_cached() -> bool:
+    """Whether Keras' cache holds any ImageNet weights (``~/.keras/models``), e.g. copied there by hand."""
+    import os
+
+    folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    return folder.is_dir() and any(folder.glob("*.h5"))
 
 
 @contextmanager

@@ -75,4 +75,4 @@ def export_run(
     manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
     best = trial_id == run.best_trial_id
     out = Path(out) if out else run_dir / ("export" if best else f"exports/{keras_id}")
-    return write_bundle(model, pipeline, out, manifest, split.x("validation"), force_h5=force_h5)
+    return write_bundle(model, pipeline, out, manifest, split.raw_x("validation"), force_h5=force_h5)

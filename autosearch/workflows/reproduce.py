@@ -134,7 +134,7 @@ def reproduce(
 
         manifest = bundle_manifest(cfg, split, run.run_id, new_id, reproduced.objective)
         manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
-        bundle = write_bundle(model, pipeline, workdir / "export", manifest, split.x("validation"))
+        bundle = write_bundle(model, pipeline, workdir / "export", manifest, split.raw_x("validation"))
     return Reproduction(original, reproduced, tolerance, data_changed, drift, bundle)
 
 

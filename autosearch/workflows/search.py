@@ -72,7 +72,7 @@ def run_search(
         summary = {"best_objective": outcome.best_objective, "scores": scores, "n_trials": outcome.n_trials}
         if export:
             bundle = write_bundle(outcome.model, outcome.pipeline, run_dir / "export", {**manifest, "scores": scores},
-                                  split.x("validation"))
+                                  split.raw_x("validation"))
             summary["bundle"] = str(bundle)
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
