@@ -39,7 +39,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench", help="where <date>.json/.md go")
     p.add_argument("--work", type=Path, help="scratch directory (default: a new temporary one, removed after)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    p.add_argument("--profile", action="store_true", help="also cProfile one SQLite search (section 1)")
+    p.add_argument("--no-profile", action="store_true",
+                   help="skip the cProfile of one more SQLite search (section 1; never run with --quick)")
+    p.add_argument("--pipelines", help="comma-separated pipeline names for section 5 (default: pipelines/*.toml)")
+    p.add_argument("--minutes", type=float, default=45.0,
+                   help="the run's budget: section 5 skips a pipeline whose time budget would pass it (default 45)")
     p.add_argument("--no-ak-defaults", action="store_true",
                    help="skip AutoKeras' own TextClassifier defaults (section 5; never run with --quick)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         if "overhead" in only:
             def one() -> Section:
                 nonlocal text_run
-                section, kept = overhead.run(work / "overhead", rounds, overhead_overrides, profile=args.profile)
+                section, kept = overhead.run(work / "overhead", rounds, overhead_overrides,
+                                             profile=not quick and not args.no_profile)
                 if overhead_overrides == text_overrides:
                     text_run = kept
                 return section
@@ -97,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             text_run = quality.search_once(work, home, "text", text_overrides)
             log(f"  text: test {text_run['run']['scores'].get('test')}, search {text_run['calls']['search'][0]:.1f}s")
         if "quality" in only:
+            names = [n.strip() for n in args.pipelines.split(",")] if args.pipelines else None
+            reserve = 0 if only == ["quality"] else 14 * 60  # serving, tracker and start-up come after
             timed("quality", lambda: quality.run(work, home, other_overrides, {"text": text_run},
-                                                 ak_defaults=not quick and not args.no_ak_defaults))
+                                                 ak_defaults=not quick and not args.no_ak_defaults, names=names,
+                                                 deadline=started + args.minutes * 60 - reserve))
         if "serving" in only:
             bundle = serving.bundle_of(text_run["run"])
             timed("serving", lambda: serving.run(work, home, text_run["run"]["run_id"], bundle,

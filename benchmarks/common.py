@@ -125,7 +125,8 @@ class Child:
 def bench_env(home: Path | None = None, **extra: str) -> dict[str, str]:
     """The environment every child gets: its own AUTOSEARCH_HOME, TensorFlow's C++ logs off, no warnings."""
     env = {k: v for k, v in os.environ.items() if k not in ("AUTOSEARCH_TRACKING_URI",)}
-    env.update(PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
+    # PYTHONPATH: children import autosearch from this checkout (ahead of an editable install elsewhere)
+    env.update(PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(ROOT))
     if home is not None:
         env["AUTOSEARCH_HOME"] = str(home)
     env.update(extra)

@@ -1,10 +1,11 @@
 """5. Quality and cost of every shipped pipeline (pipelines/*.toml) at its default budget: the best trial
 on validation and test, each baseline on validation and test (from the baseline trials' ``extra``),
-search and command wall time, and the disk the run uses. The text run of section 1 is reused."""
+search and command wall time, and the disk the run uses; and AutoKeras' own text defaults."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,22 @@ def add_run(section: Section, pipeline: str, res: Mapping[str, Any]) -> None:
 
 
 def run(work: Path, home: Path, overrides: Mapping[str, Any], reuse: Mapping[str, Mapping[str, Any]],
-        ak_defaults: bool = False) -> Section:
-    """``reuse``: pipeline -> an already measured run of it at the same budget (section 1's text run)."""
+        ak_defaults: bool = False, names: list[str] | None = None, deadline: float | None = None) -> Section:
+    """``reuse``: pipeline -> an already measured run of it at the same budget (the text run).
+    ``deadline`` (time.monotonic()): a pipeline whose time budget would end past it is skipped, and said so."""
+    from autosearch.config import load_pipeline
+
     section = Section("quality")
     for path in iter_pipelines():
         name = path.stem
+        if names is not None and name not in names:
+            continue
+        budget = load_pipeline(path, dict(overrides)).search.time_budget
+        if name not in reuse and deadline is not None and budget and time.monotonic() + 1.2 * budget + 60 > deadline:
+            section.add(figure("quality", f"{name}: skipped", None,
+                               note=f"its {budget / 60:.0f}-minute time budget would pass the run's deadline"))
+            log(f"  {name}: skipped, its time budget would pass the deadline")
+            continue
         if name in reuse:
             res = reuse[name]
         else:
@@ -68,7 +80,7 @@ def run(work: Path, home: Path, overrides: Mapping[str, Any], reuse: Mapping[str
             log(f"  {name}: test {res['run']['scores'].get('test')}, search {res['calls']['search'][0]:.1f}s")
         section.raw[name] = {"wall": res["wall"], "search_s": res["calls"]["search"][0], "run": res["run"]}
         add_run(section, name, res)
-    if ak_defaults:
+    if ak_defaults and (deadline is None or time.monotonic() + 300 < deadline):
         autokeras_defaults(section, work, home)
     return section
 

@@ -14,6 +14,7 @@ Each writes what it measured to OUT.json.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import sys
@@ -109,19 +110,16 @@ def bare(out: str, pipeline: str, workdir: str, overrides_json: str) -> int:
     (``trial_seed``), else the trials would train different models for a different number of epochs and
     the times would not compare.
     """
+    from types import SimpleNamespace
+
     from autosearch.config import load_pipeline
     from autosearch.data import prepare_data
-    from autosearch.tuning.automodel import (
-        build_auto_model,
-        model_inputs,
-        model_targets,
-        quiet_tensorflow,
-    )
+    from autosearch.tuning import automodel
     from autosearch.tuning.hooks import set_global_seed, trial_seed
 
     cfg = load_pipeline(pipeline, json.loads(overrides_json))
     split = prepare_data(cfg)
-    quiet_tensorflow()
+    automodel.quiet_tensorflow()
     import autokeras as ak
     import keras
 
@@ -137,16 +135,17 @@ def bare(out: str, pipeline: str, workdir: str, overrides_json: str) -> int:
             return history
 
     set_global_seed(cfg.search.seed)
-    auto_model = build_auto_model(cfg, split, Path(workdir), Seeded, overwrite=True)
+    auto_model = automodel.build_auto_model(cfg, split, Path(workdir), Seeded, overwrite=True)
     callbacks = [keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
                                                patience=cfg.search.patience or cfg.search.epochs)]
+    # autosearch's own fit(): the same inputs, validation_data, epochs and batch size; no hooks.
     t, c = time.perf_counter(), time.process_time()
-    auto_model.fit(model_inputs(split, "train"), model_targets(split, "train"),
-                   validation_data=(model_inputs(split, "validation"), model_targets(split, "validation")),
-                   epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0)
+    automodel.fit(auto_model, cfg, split, cfg.search.epochs, callbacks, SimpleNamespace(stop_requested=False))
     search_s, search_cpu = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
-    test = auto_model.evaluate(model_inputs(split, "test"), model_targets(split, "test"), verbose=0)
+    inputs = automodel.model_inputs
+    x_test = inputs(split, "test", cfg) if "cfg" in inspect.signature(inputs).parameters else inputs(split, "test")
+    test = auto_model.evaluate(x_test, automodel.model_targets(split, "test"), verbose=0)
     score_s = time.perf_counter() - t
     trials = {tid: {"hyperparameters": {k: v for k, v in tr.hyperparameters.values.items()
                                         if not k.startswith("tuner/")},
