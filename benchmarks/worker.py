@@ -110,8 +110,6 @@ def bare(out: str, pipeline: str, workdir: str, overrides_json: str) -> int:
     (``trial_seed``), else the trials would train different models for a different number of epochs and
     the times would not compare.
     """
-    from types import SimpleNamespace
-
     from autosearch.config import load_pipeline
     from autosearch.data import prepare_data
     from autosearch.tuning import automodel
@@ -138,14 +136,19 @@ def bare(out: str, pipeline: str, workdir: str, overrides_json: str) -> int:
     auto_model = automodel.build_auto_model(cfg, split, Path(workdir), Seeded, overwrite=True)
     callbacks = [keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
                                                patience=cfg.search.patience or cfg.search.epochs)]
-    # autosearch's own fit(): the same inputs, validation_data, epochs and batch size; no hooks.
+    # the inputs and fit arguments of autosearch's fit(), without its hooks
+    inputs, targets = automodel.model_inputs, automodel.model_targets
+    takes_cfg = "cfg" in inspect.signature(inputs).parameters
+
+    def x(part: str) -> Any:
+        return inputs(split, part, cfg) if takes_cfg else inputs(split, part)
+
     t, c = time.perf_counter(), time.process_time()
-    automodel.fit(auto_model, cfg, split, cfg.search.epochs, callbacks, SimpleNamespace(stop_requested=False))
+    auto_model.fit(x("train"), targets(split, "train"), validation_data=(x("validation"), targets(split, "validation")),
+                   epochs=cfg.search.epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0)
     search_s, search_cpu = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
-    inputs = automodel.model_inputs
-    x_test = inputs(split, "test", cfg) if "cfg" in inspect.signature(inputs).parameters else inputs(split, "test")
-    test = auto_model.evaluate(x_test, automodel.model_targets(split, "test"), verbose=0)
+    test = auto_model.evaluate(x("test"), targets(split, "test"), verbose=0)
     score_s = time.perf_counter() - t
     trials = {tid: {"hyperparameters": {k: v for k, v in tr.hyperparameters.values.items()
                                         if not k.startswith("tuner/")},
