@@ -148,3 +148,32 @@ def test_a_graph_with_a_text_input_and_a_table_input_trains_and_serves(home: Pat
     assert trial.state is TrialState.COMPLETED and trial.hyperparameters["emb/embedding_dim"] in (8, 16)
     predictor = autosearch.load(result.bundle)
     assert list(predictor.predict(frame.drop(columns="label").head(4))) and predictor.format == "keras"
+
+
+@pytest.mark.search
+def test_a_block_of_your_own_searches_exports_and_reloads_in_a_fresh_process(home: Path) -> None:
+    import os
+
+    example = ROOT / "examples" / "user_space"
+    env = {**os.environ, "AUTOSEARCH_HOME": str(home), "PYTHONPATH": str(example)}
+    res = subprocess.run([sys.executable, "-m", "autosearch", "search", "--pipeline", str(example / "pipeline.toml"),
+                          "--max-trials", "2", "--epochs", "1", "-q"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (run,) = SQLiteTracker(home / "tracker.db").list_runs()
+    best = SQLiteTracker(home / "tracker.db").get_trial(run.best_trial_id)
+    assert {"residual/units", "residual/blocks", "residual/dropout"} <= set(best.hyperparameters)
+    manifest = __import__("json").loads((run.bundle / "manifest.json").read_text())
+    assert manifest["imports"] == ["my_spaces"]
+    code = ("import autosearch, pandas as pd\nfrom sklearn.datasets import load_breast_cancer\n"
+            f"m = autosearch.load({str(run.bundle)!r})\n"
+            "print(list(m.predict(load_breast_cancer(as_frame=True).data.head(3))))")
+    ok = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and ok.stdout.count("'") == 6, ok.stderr[-2000:]
+    rows = home / "rows.csv"
+    rows.write_text("mean radius\n1.0\n")
+    missing = subprocess.run([sys.executable, "-m", "autosearch", "predict", str(run.bundle), "--input", str(rows),
+                              "--output", str(home / "p.csv")], cwd=ROOT, capture_output=True, text=True,
+                             env={**env, "PYTHONPATH": ""}, timeout=300)
+    lines = missing.stderr.strip().splitlines()
+    assert missing.returncode == 2 and len(lines) == 1 and "needs module 'my_spaces'" in lines[0]

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
-from autosearch.spaces.graph import input_layout
+from autosearch.spaces.graph import input_layout, user_modules
 from autosearch.data.impute import STRATEGY
 
 
@@ -32,4 +32,5 @@ def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id
         "class_names": list(split.dataset.class_names) if split.dataset.class_names else None,
         "objective": {"name": cfg.search.objective, "direction": cfg.search.direction, "value": objective},
         "scores": dict(scores or {}), "data_fingerprint": split.fingerprint,
+        "imports": user_modules(cfg.search.space, cfg.graph),
     }

@@ -81,6 +81,7 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
     path = Path(path)
     manifest = read_manifest(path)
     verify_checksums(path, manifest)
+    _check_user_code(path, manifest.get("imports", []))
     present = [f for f in PREFERENCE if f in manifest.get("formats", {})]
     if format is not None:
         if format not in FORMAT_FILES:
@@ -97,6 +98,7 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from autokeras import pipeline as ak_pipeline
 
+    _import_user_code(path, manifest.get("imports", []))  # with their Keras layers registered
     objects = custom_objects()
     pipeline = ak_pipeline.load_pipeline(str(path / manifest["preprocessing"]), custom_objects=objects)
     target = path / manifest["formats"][fmt]
@@ -109,6 +111,32 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
 
         model = keras.models.load_model(target, custom_objects=objects, compile=False)
     return Predictor(path, manifest, fmt, model, pipeline)
+
+
+def _check_user_code(path: Path, modules: Iterable[str]) -> None:
+    """Fail in one line, before TensorFlow loads, when a module the model was built from is not importable."""
+    import importlib.util
+
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise BundleError(f"{path}: the model needs module '{module}' (its search space's code) and it cannot "
+                              "be imported; pip install its package or add its folder to PYTHONPATH.")
+
+
+def _import_user_code(path: Path, modules: Iterable[str]) -> None:
+    """Import the user's modules a bundle's model was built from, so that Keras finds their layers."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise BundleError(f"{path}: the model needs module '{module}' (its search space's code) and it cannot "
+                              f"be imported ({exc}); pip install its package or add its folder to PYTHONPATH.") from None
 
 
 def iter_csv(path: Path, chunk_rows: int) -> Iterable[pd.DataFrame]:

@@ -124,3 +124,29 @@ def input_layout(graph: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]
     if len(inputs) <= 1 and not any("column" in n or "columns" in n for _, n in inputs):
         return None
     return [{"id": i, "type": n["type"], **{k: n[k] for k in ("column", "columns") if k in n}} for i, n in inputs]
+
+
+_APPLICATIONS = ("ImageBlock", "ResNetBlock", "XceptionBlock", "EfficientNetBlock")
+
+
+def applied_fixes(graph: Mapping[str, Mapping[str, Any]], space: Mapping[str, Any]) -> list[str]:
+    """The measured AutoKeras 3.0.0 workarounds (README) that apply to this graph, as the run records them."""
+    types = {n["type"] for n in graph.values()}
+    fixes = [f"optimizer pinned to {space.get('optimizer', 'adam')!r}, learning rate searched in the pipeline's "
+             "[space] (AutoKeras' adam_weight_decay decays to 0)"]
+    if "TextInput" in types:
+        fixes.append("text inputs use autosearch's word tokenizer (lower-cased words, out-of-vocabulary id) "
+                     "instead of TextTokenizer's 500 case-sensitive tokens")
+    if "TextBlock" in types:
+        fixes.append("TextBlock's embedding covers its input's vocabulary")
+    if types & set(_APPLICATIONS):
+        fixes.append("trials asking for pretrained ImageNet weights are INVALID (offline), never a crash")
+        fixes.append("trials resizing images to 224x224 (imagenet_size) are INVALID: bounded resizing on CPU")
+    return fixes
+
+
+def user_modules(space: str, graph: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Modules of the user's own code that a model of this pipeline needs imported to load (its space's
+    builder, its graph's own block classes): bundles record them and ``autosearch.load`` imports them."""
+    refs = [space] + [str(n["type"]) for n in (graph or {}).values()]
+    return sorted({ref.partition(":")[0] for ref in refs if ":" in ref})

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData, prepare_data
 from autosearch.environment import environment
+from autosearch.spaces.graph import applied_fixes
 from autosearch.tracking import RunInfo, RunStatus, Tracker
 from autosearch.tracking.records import split_trial_id
 from autosearch.tuning.progress import Progress, SilentProgress
@@ -60,7 +61,8 @@ def run_search(
     tracker.start_run(RunInfo(
         run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
         started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
-        environment=environment(), summary={"run_dir": str(run_dir)},
+        environment=environment(), summary={"run_dir": str(run_dir),
+                                            **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {})},
     ))
     status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
     try:
