@@ -132,8 +132,9 @@ def _parallel(frame: pd.DataFrame) -> str:
             scaled[col] = (numeric - lo) / (hi - lo) if hi > lo else numeric * 0 + 0.5
             ticks.append((svg._fmt(lo), svg._fmt(hi)))
         else:
-            cats = sorted(values.astype(str).unique())
-            scaled[col] = values.astype(str).map({c: (i / max(len(cats) - 1, 1)) for i, c in enumerate(cats)})
+            labels = values.map(lambda v: "-" if v is None or v is pd.NA or v != v else str(v))  # absent: "-"
+            cats = sorted(labels.unique())
+            scaled[col] = labels.map({c: (i / max(len(cats) - 1, 1)) for i, c in enumerate(cats)})
             ticks.append((cats[0], cats[-1]))
         axes.append(col[len(HP_PREFIX):].split("/")[-1] if col.startswith(HP_PREFIX) else col)
     obj = scaled["objective"].to_numpy(dtype=float)

@@ -7,6 +7,7 @@ bad input leaves no trace.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,7 @@ def run_search(
     finally:
         summary["duration"] = time.monotonic() - t0
         tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
-    for name, path in {**artifacts, "report": _write_run_report(tracker, run_id, run_dir)}.items():
+    for name, path in {**artifacts, **_write_run_report(tracker, run_id, run_dir)}.items():
         tracker.log_artifact(run_id, name, path)
     run = tracker.get_run(run_id)
     return SearchResult(
@@ -110,11 +111,17 @@ def _keep_only_the_best(run_dir: Path, best_trial_id: str, bundle_written: bool)
         (run_dir / PROJECT / "best_model.keras").unlink(missing_ok=True)
 
 
-def _write_run_report(tracker: Tracker, run_id: str, run_dir: Path) -> Path:
-    """The run's self-contained HTML report, kept in its directory (and published by trackers that publish)."""
+def _write_run_report(tracker: Tracker, run_id: str, run_dir: Path) -> dict[str, Path]:
+    """{"report": path} of the run's self-contained HTML report, kept in its directory (and published by
+    trackers that publish); a report that cannot be drawn costs a warning, never the finished search."""
     from autosearch.fileio import write_text_atomic
     from autosearch.views.report import run_report_html
 
     path = run_dir / "report.html"
-    write_text_atomic(path, run_report_html(tracker, tracker.get_run(run_id)))
-    return path
+    try:
+        write_text_atomic(path, run_report_html(tracker, tracker.get_run(run_id)))
+    except Exception as exc:  # noqa: BLE001 - the run and its bundle are complete; the report is a view of them
+        print(f"warning: the report of run {run_id} could not be drawn ({type(exc).__name__}: {exc}); "
+              f"'autosearch report {run_id}' tries again.", file=sys.stderr)
+        return {}
+    return {"report": path}
