@@ -30,7 +30,7 @@ def search_once(work: Path, home: Path, pipeline: str, overrides: Mapping[str, A
     return {"wall": child.wall, "calls": data["calls"], "run": read_run(home)}
 
 
-def add_run(section: Section, pipeline: str, res: Mapping[str, Any]) -> None:
+def add_run(section: Section, pipeline: str, res: Mapping[str, Any], capped: str = "") -> None:
     run = res["run"]
     scores, metric = run["scores"], run["scores"].get("metric", "?")
     lower_is_better = metric == "mean_absolute_error"
@@ -51,7 +51,7 @@ def add_run(section: Section, pipeline: str, res: Mapping[str, Any]) -> None:
             scores["test"] / best_baseline if best_baseline and scores.get("test") is not None else None), "x",
             note="error ratio: below 1 beats the baselines" if lower_is_better else "above 1 beats the baselines"),
         figure("quality", f"{pipeline}: search phase wall time", res["calls"]["search"][0], "s",
-               note=f"run recorded {run['duration']:.1f}s; whole command {res['wall']:.1f}s"),
+               note=f"run recorded {run['duration']:.1f}s; whole command {res['wall']:.1f}s{capped}"),
         figure("quality", f"{pipeline}: disk used by the run", (run["disk_bytes"] or 0) / 1e6, "MB"),
     )
 
@@ -63,23 +63,29 @@ def run(work: Path, home: Path, overrides: Mapping[str, Any], reuse: Mapping[str
     from autosearch.config import load_pipeline
 
     section = Section("quality")
-    for path in iter_pipelines():
-        name = path.stem
-        if names is not None and name not in names:
-            continue
-        budget = load_pipeline(path, dict(overrides)).search.time_budget
-        if name not in reuse and deadline is not None and budget and time.monotonic() + 1.2 * budget + 60 > deadline:
-            section.add(figure("quality", f"{name}: skipped", None,
-                               note=f"its {budget / 60:.0f}-minute time budget would pass the run's deadline"))
-            log(f"  {name}: skipped, its time budget would pass the deadline")
-            continue
+    configs = {path.stem: load_pipeline(path, dict(overrides)) for path in iter_pipelines()
+               if names is None or path.stem in names}
+    # shortest time budgets first, so that a deadline leaves out as few pipelines as possible
+    for name in sorted(configs, key=lambda n: (n not in reuse, configs[n].search.time_budget or 1e9, n)):
+        budget = configs[name].search.time_budget
+        run_overrides, capped = dict(overrides), ""
+        remaining = None if deadline is None else deadline - time.monotonic() - 60
+        if name not in reuse and remaining is not None and (budget is None or budget > remaining):
+            if remaining < 60:
+                section.add(figure("quality", f"{name}: skipped", None, note="no time left before the run's deadline"))
+                log(f"  {name}: skipped, no time left before the deadline")
+                continue
+            run_overrides["search.time_budget"] = f"{int(remaining)}s"
+            capped = f"; time budget capped at {int(remaining)}s by the run's deadline (default " \
+                     f"{'none' if budget is None else f'{budget / 60:.0f} min'})"
         if name in reuse:
             res = reuse[name]
         else:
-            res = search_once(work, home, name, overrides)
-            log(f"  {name}: test {res['run']['scores'].get('test')}, search {res['calls']['search'][0]:.1f}s")
-        section.raw[name] = {"wall": res["wall"], "search_s": res["calls"]["search"][0], "run": res["run"]}
-        add_run(section, name, res)
+            res = search_once(work, home, name, run_overrides)
+            log(f"  {name}: test {res['run']['scores'].get('test')}, search {res['calls']['search'][0]:.1f}s{capped}")
+        section.raw[name] = {"wall": res["wall"], "search_s": res["calls"]["search"][0], "run": res["run"],
+                             "capped": capped}
+        add_run(section, name, res, capped)
     if ak_defaults and (deadline is None or time.monotonic() + 300 < deadline):
         autokeras_defaults(section, work, home)
     return section
