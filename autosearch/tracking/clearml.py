@@ -1,30 +1,28 @@
-"""ClearML backend (write-only): one ClearML task per search run.
+"""ClearML backend (write-only): one ClearML task per run (config, tags, one scalar series per trial, the
+leaderboard table, the bundle as output model, other ``log_artifact`` files as artifacts). It never renders.
 
-Mapping: the resolved pipeline and run metadata become the task's
-hyperparameters and configuration; tags name the task, data set and data
-fingerprint; every epoch metric is a scalar with one series per trial; the
-leaderboard is a table refreshed as trials finish; files the caller attaches
-with ``log_artifact`` become the task's output model (the bundle) or artifacts
-(the report HTML, the manifest). This backend records; it never renders.
-
-Offline (``--offline``, no server configured, or a configured server that does
-not answer within ``server_timeout``): the SDK's offline mode keeps the
-session as a zip under ``<run dir>/clearml/``; ``autosearch clearml-upload RUN``
-imports it into a server later and publishes the bundle as the output model,
-which offline sessions leave out. The SDK is imported only here.
+Deadlines (``timeout``: 3 s, or ``clearml://p?timeout=N``): each SDK request waits at most ``timeout`` to
+connect and to read, 3 attempts (``bound_sdk``); each call runs under ``call_deadline`` (the SDK retries failed
+calls forever); online, a probe every ``PROBE_EVERY`` s sees a server gone mute. A miss is a ``TrackerError``:
+``CompositeTracker`` drops this writer with one line. Offline, the SDK's cache is ``<run dir>/clearml``, not
+``~/.clearml``; ``autosearch clearml-upload RUN`` imports its ``session.zip`` later, under the same deadlines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import shutil
-import socket
 import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Mapping
-from urllib.parse import urlparse
+from typing import Any
 
 from autosearch.errors import TrackerError
 from autosearch.fileio import flatten
@@ -38,12 +36,14 @@ from autosearch.tracking.records import (
     split_trial_id,
 )
 
-# Everything ClearML would otherwise hook or scan: it slows the search and
-# duplicates what autosearch records itself (git state, packages, TensorBoard).
+# Everything ClearML would hook or scan: slow, and autosearch records it (git, packages, TensorBoard, console).
 _NO_AUTO_CONNECT = {k: False for k in (
     "detect_repository", "tensorflow", "tensorboard", "keras", "matplotlib", "joblib", "scikit", "pytorch",
     "xgboost", "lightgbm", "catboost", "fastai", "hydra", "megengine", "jsonargparse")}
 RECORD = "clearml.json"
+RETRIES = 2  # per request and kind; the 2nd waits `timeout` first, so a refused port is no busy loop
+MIN_UPLOAD_BYTES_PER_S = 50_000  # the SDK's own floor for upload timeouts (storage/helper.py, min_kbps_speed)
+PROBE_EVERY = 10.0  # seconds between liveness probes of an online server (before calls, on heartbeats)
 
 
 def configured_server() -> str | None:
@@ -58,15 +58,66 @@ def configured_server() -> str | None:
     return None
 
 
-def server_reachable(url: str, timeout: float) -> bool:
-    """Whether a TCP connection to the server opens within ``timeout`` seconds."""
-    parsed = urlparse(url if "://" in url else f"http://{url}")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+def server_answers(url: str, timeout: float) -> bool:
+    """Whether the server answers HTTP (any status) within ``timeout``: a TCP accept proves nothing."""
+    import requests
+
     try:
-        with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout):
-            return True
-    except OSError:
+        return requests.get(f"{url if '://' in url else 'http://' + url}".rstrip("/") + "/debug.ping",
+                            timeout=timeout).status_code > 0
+    except requests.RequestException:
         return False
+
+
+def call_deadline(timeout: float, *uploads: Path) -> float:
+    """3 unanswered reads and a backoff of ``timeout`` (``bound_sdk``), 1 more, and ``uploads`` at 50 kB/s."""
+    size = sum(f.stat().st_size for path in uploads for f in [path, *path.rglob("*")] if f.is_file())
+    return (RETRIES + 3) * timeout + size / MIN_UPLOAD_BYTES_PER_S
+
+
+def bound_sdk(timeout: float, folder: Path) -> None:
+    """For this process: requests bounded by ``timeout``, SDK files under ``folder``, no public demo server."""
+    os.environ["CLEARML_NO_DEFAULT_SERVER"] = "1"
+    os.environ["CLEARML_CACHE_DIR"] = str(folder)  # config/__init__.py get_cache_dir(): offline/<task id>
+    from clearml.backend_api.session.session import Session
+    from clearml.config import ConfigSDKWrapper, ConfigWrapper
+    from clearml.config.cache import SessionCache
+
+    retries = {**dict.fromkeys(("total", "connect", "read", "redirect", "status"), RETRIES),
+               "backoff_factor": timeout / 2, "backoff_max": timeout}  # api.conf default: 240, wait forever
+    ConfigWrapper.set_overrides({
+        "api": {"http": {"retries": retries,
+                         "wait_on_maintenance_forever": False}},
+        "sdk": {"http": {"timeout": {"connection": timeout, "total": timeout}, "download": {"max_retries": RETRIES}},
+                "storage": {"cache": {"default_base_dir": str(folder)}}}})
+    ConfigSDKWrapper.clear_config_impl()  # it caches the "sdk" section on first use
+    # (connect, read) per request, by default (3, 10) for the first, then (10, 300), and (300, 300) for big ones:
+    Session._session_initial_timeout = Session._session_timeout = Session._write_session_timeout = (timeout, timeout)
+    SessionCache.SESSION_CACHE_FOLDER = str(folder)  # default ~/.clearml
+
+
+def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """``call()`` in a daemon thread; ``TimeoutError`` if it has not returned within ``seconds`` (it is left behind)."""
+    future: Future = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="clearml-call", daemon=True).start()
+    return future.result(timeout=seconds)
+
+
+def abandon(task: Any) -> None:
+    """Silence the SDK; let go of a task on a mute server: each stop, begun in a daemon thread, first marks itself
+    done, so exit hooks do not join threads that retry forever (``backend_interface/base.py`` ``_send``)."""
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "clearml"]:
+        logging.getLogger(name).disabled = True  # its threads retry, and say so, until the process ends
+    for stop in (task._reporter.stop, task.close) if task is not None else ():
+        with contextlib.suppress(Exception):  # TimeoutError too: that stop goes on in its thread
+            within(0.5, stop)
 
 
 def _hyperparameters(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,49 +132,73 @@ class ClearMLTracker(TrackerWriter):
     def __init__(self, project: str | None = None, offline: bool = False, server_timeout: float = 3.0,
                  trial_tasks: bool = False):
         self.project, self.force_offline, self.server_timeout = project or None, offline, server_timeout
-        self.trial_tasks = trial_tasks
+        self.trial_tasks, self.offline, self.task, self._run = trial_tasks, offline, None, None
         self.uri = f"clearml://{project or ''}" + ("?offline=1" if offline else "")
-        self.task: Any = None
-        self._bundle: Path | None = None
-        self.offline = offline
-        self._run: RunInfo | None = None
-        self._rows: dict[str, dict[str, Any]] = {}
-        self._children: dict[str, str] = {}
-        self._child_tasks: dict[str, Any] = {}
+        self._dir, self._server, self._bundle, self._published, self._probed = Path("clearml"), None, None, False, 0.0
+        self._stalled: str | None = None  # why ClearML was dropped: a call missed its deadline, a probe failed
+        self._uploads: list[Path] = []  # artifacts the SDK uploads in the background; close() waits for them
+        self._rows, self._children, self._child_tasks = {}, {}, {}  # trial id: table row, task id, task
 
-    # -- the SDK ------------------------------------------------------------------
     def _decide_offline(self) -> bool:
-        if self.force_offline:
-            return True
-        server = configured_server()
-        if server is None:
-            print("note: no ClearML server configured (clearml.conf or CLEARML_API_HOST); running ClearML offline.",
-                  file=sys.stderr)
-            return True
-        if not server_reachable(server, self.server_timeout):
-            print(f"warning: ClearML server {server} did not answer within {self.server_timeout:g}s; running "
-                  "ClearML offline, the local tracker is complete.", file=sys.stderr)
-            return True
-        return False
+        self._server, self._probed = configured_server(), time.monotonic()
+        if self.force_offline or (self._server and server_answers(self._server, self.server_timeout)):
+            return self.force_offline
+        print("note: no ClearML server configured (clearml.conf or CLEARML_API_HOST); running ClearML offline."
+              if self._server is None else f"warning: ClearML server {self._server} did not answer within "
+              f"{self.server_timeout:g}s; running ClearML offline, the local tracker is complete.", file=sys.stderr)
+        return True
+
+    def _call(self, what: str, call: Callable[[], Any], *uploads: Path) -> Any:
+        """An SDK call that may reach the server, under ``call_deadline``; after one miss, no more calls."""
+        if self.offline:
+            return call()
+        self._check_alive()
+        seconds = call_deadline(self.server_timeout, *uploads)
+        try:
+            if not self._stalled:
+                return within(seconds, call)
+        except TimeoutError:
+            self._stalled = f"ClearML server {self._server} did not answer {what} within {seconds:.0f}s"
+        except Exception as exc:
+            raise TrackerError(f"ClearML server {self._server} failed {what} ({exc!r:.300}).") from exc
+        abandon(None)
+        raise TrackerError(f"{self._stalled}; ClearML dropped for this run, the local tracker is complete (raise "
+                           "the limit with clearml://<project>?timeout=N).")
+
+    def _check_alive(self) -> None:
+        """The SDK's threads that send metrics retry a mute server forever, unseen: probe; the next call tells."""
+        if not (self.offline or self.task is None or self._stalled or time.monotonic() - self._probed < PROBE_EVERY):
+            self._probed = time.monotonic()
+            if not server_answers(str(self._server), self.server_timeout):
+                self._stalled = f"ClearML server {self._server} did not answer a probe within {self.server_timeout:g}s"
 
     def start_run(self, run: RunInfo) -> None:
-        os.environ["CLEARML_NO_DEFAULT_SERVER"] = "1"  # never fall back to a public demo server
+        self._run, self._dir = run, (run.run_dir or Path(".")) / "clearml"
+        bound_sdk(self.server_timeout, self._dir)
         self.offline = self._decide_offline()
         from clearml import Task
 
-        Task.set_offline(self.offline)
-        # Report from a thread, not a subprocess: the subprocess reporter holds close() ~11 s here.
-        Task._report_subprocess_enabled = False
-        self._run = run
+        Task._report_subprocess_enabled = False  # report from a thread: a reporter subprocess holds close() ~11 s
         project = self.project or run.pipeline or "autosearch"
         tags = [run.task, run.dataset, f"fingerprint:{str(run.fingerprint)[:12]}", "autosearch"]
-        self.task = Task.init(
-            project_name=project, task_name=f"{run.pipeline} {run.run_id}", tags=tags, reuse_last_task_id=False,
-            auto_connect_frameworks=_NO_AUTO_CONNECT, auto_connect_arg_parser=False, auto_resource_monitoring=False,
-        )
-        self.task.connect(_hyperparameters(run.config), name="pipeline")
-        self.task.connect_configuration({"run_id": run.run_id, "data": dict(run.data),
-                                         "environment": dict(run.environment)}, name="run")
+        while self.task is None:  # online, then offline if Task.init fails there
+            Task.set_offline(self.offline)
+            try:
+                self.task = self._call("Task.init", lambda: Task.init(
+                    project_name=project, task_name=f"{run.pipeline} {run.run_id}", tags=tags, reuse_last_task_id=False,
+                    auto_connect_frameworks=_NO_AUTO_CONNECT, auto_connect_arg_parser=False, auto_connect_streams=False,
+                    auto_resource_monitoring=False))
+            except TrackerError as exc:
+                if self.offline or self._stalled:  # stalled: its Task.init still runs in its thread, no second one
+                    raise
+                print(f"warning: {exc} Running ClearML offline.", file=sys.stderr)
+                self.offline = True
+        if not self.offline:  # the task's log thread would retry a mute server forever, and be joined at exit
+            self._call("the task log", lambda: self.task.get_logger()._close_stdout_handler(wait=True))
+        self._call("the run configuration", lambda: (
+            self.task.connect(_hyperparameters(run.config), name="pipeline"),
+            self.task.connect_configuration({"run_id": run.run_id, "data": dict(run.data),
+                                             "environment": dict(run.environment)}, name="run")))
         self.project = project
 
     def log_trial(self, trial: TrialRecord) -> None:
@@ -132,37 +207,35 @@ class ClearMLTracker(TrackerWriter):
         if self.trial_tasks and not self.offline:
             from clearml import Task
 
-            child = Task.create(project_name=self.project, task_name=trial.trial_id)
-            child.set_parent(self.task.id)
-            child.connect(dict(trial.hyperparameters), name="hyperparameters")
-            self._children[trial.trial_id] = child.id
-            self._child_tasks[trial.trial_id] = child
-
-    def _series(self, trial_id: str) -> str:
-        return split_trial_id(trial_id)[1]
+            child = self._call("a trial task", lambda: Task.create(project_name=self.project, task_name=trial.trial_id))
+            self._call("a trial task", lambda: (child.set_parent(self.task.id),
+                                                child.connect(dict(trial.hyperparameters), name="hyperparameters")))
+            self._children[trial.trial_id], self._child_tasks[trial.trial_id] = child.id, child
 
     def log_epoch(self, trial_id: str, epoch: EpochMetrics) -> None:
-        logger = self.task.get_logger()
-        for name, value in epoch.metrics.items():
-            logger.report_scalar(title=name, series=self._series(trial_id), value=float(value), iteration=epoch.epoch)
+        logger, series, metrics = self.task.get_logger(), split_trial_id(trial_id)[1], epoch.metrics.items()
+        self._call("an epoch", lambda: [logger.report_scalar(title=k, series=series, value=float(v), iteration=epoch.epoch)
+                                        for k, v in metrics])
 
     def finish_trial(self, trial_id: str, state: TrialState, *, ended_at: float, objective: float | None = None,
                      best_epoch: int | None = None, trainable_params: int | None = None, error: str | None = None,
                      extra: Mapping[str, Any] | None = None) -> None:
-        child = self._child_tasks.pop(trial_id, None)
-        if child is not None:  # a per-trial task: its result, then its final status
-            if objective is not None:
-                child.get_logger().report_single_value("objective", float(objective))
-            if TrialState(state) is TrialState.COMPLETED:
-                child.mark_completed(force=True)
-            else:
-                child.mark_failed(force=True, status_message=error or TrialState(state).value)
         row = self._rows.setdefault(trial_id, {"trial": trial_id})
         row.update(state=TrialState(state).value, objective=objective,
                    best_epoch=None if best_epoch is None else best_epoch + 1, params=trainable_params, error=error)
-        if objective is not None and row.get("kind") == "search":
-            done = sum(1 for r in self._rows.values() if r.get("kind") == "search" and r.get("objective") is not None)
-            self.task.get_logger().report_scalar(title="objective", series="trials", value=float(objective),
+        done = sum(1 for r in self._rows.values() if r.get("kind") == "search" and r.get("objective") is not None)
+        self._call("a trial result", lambda: self._report_trial(self._child_tasks.pop(trial_id, None), row, done))
+
+    def _report_trial(self, child: Any, row: dict[str, Any], done: int) -> None:
+        if child is not None:  # a per-trial task: its result, then its final status
+            if row["objective"] is not None:
+                child.get_logger().report_single_value("objective", float(row["objective"]))
+            if row["state"] == TrialState.COMPLETED.value:
+                child.mark_completed(force=True)
+            else:
+                child.mark_failed(force=True, status_message=row["error"] or row["state"])
+        if row["objective"] is not None and row.get("kind") == "search":
+            self.task.get_logger().report_scalar(title="objective", series="trials", value=float(row["objective"]),
                                                  iteration=done - 1)
         self._report_leaderboard()
 
@@ -177,8 +250,12 @@ class ClearMLTracker(TrackerWriter):
 
     def finish_run(self, run_id: str, status: RunStatus, *, ended_at: float, best_trial_id: str | None = None,
                    summary: Mapping[str, Any] | None = None) -> None:
-        self._report_leaderboard()
-        self.task.add_tags([f"status:{RunStatus(status).value.lower()}"])
+        self._call("the run's end", lambda: (self._report_leaderboard(),
+                                             self.task.add_tags([f"status:{RunStatus(status).value.lower()}"])))
+
+    def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
+        """Liveness lives in the local tracker; a beat only probes an online server (``_check_alive``)."""
+        self._check_alive()
 
     def log_artifact(self, run_id: str, name: str, path: Path) -> None:
         """A bundle becomes the task's output model (online); any other file an artifact of the task."""
@@ -186,32 +263,34 @@ class ClearMLTracker(TrackerWriter):
         if name == "bundle":
             self._bundle = path
             if not self.offline:
-                self._publish_model(self.task, path)
-        else:
-            self.task.upload_artifact(name, artifact_object=str(path))
+                self._call("the bundle upload", lambda: self._publish_model(self.task, path), path)
+                self._published = True
+        else:  # uploaded in the background; close() waits for it
+            self._call(f"the {name} artifact", lambda: self.task.upload_artifact(name, artifact_object=str(path)))
+            self._uploads.append(path)
 
     def close(self) -> None:
-        """Close the task; offline, keep its session zip under ``<run dir>/clearml/`` for a later upload."""
+        """Close the task within its deadline; offline, keep the session as ``<run dir>/clearml/session.zip``."""
         if self.task is None:
             return
-        run_id = self._run.run_id if self._run else None
-        out = ((self._run.run_dir if self._run else None) or Path(".")) / "clearml"
+        task, self.task, out = self.task, None, self._dir
         out.mkdir(parents=True, exist_ok=True)
-        bundle = str(self._bundle) if self._bundle else None
-        record = {"task_id": self.task.id, "project": self.project, "offline": self.offline, "run_id": run_id,
-                  "bundle": bundle, "trial_tasks": self._children,
-                  "output_model_published": bool(bundle) and not self.offline}
-        folder = self.task.get_offline_mode_folder() if self.offline else None
-        self.task.close()
-        self.task = None
-        if folder is not None:
-            zip_path = Path(str(folder) + ".zip")
-            if zip_path.exists():
-                shutil.copy2(zip_path, out / "session.zip")
+        run_id, folder = self._run.run_id if self._run else None, task.get_offline_mode_folder() if self.offline else None
+        record = {"task_id": task.id, "project": self.project, "offline": self.offline, "run_id": run_id,
+                  "bundle": str(self._bundle) if self._bundle else None, "trial_tasks": self._children,
+                  "timeout": self.server_timeout, "output_model_published": self._published}
+        try:
+            if self._stalled:  # then _call raises: CompositeTracker said so when it dropped this writer, or says it now
+                abandon(task)
+            self._call("closing the task", task.close, *self._uploads)
+        finally:
+            if folder is not None and Path(f"{folder}.zip").exists():
+                shutil.move(f"{folder}.zip", out / "session.zip")
+                shutil.rmtree(out / "offline", ignore_errors=True)  # the same files, unzipped (the SDK's cache: out)
                 record["session"] = str(out / "session.zip")
                 print(f"ClearML offline session: {out / 'session.zip'}; upload it later with "
                       f"'autosearch clearml-upload {run_id}'.", file=sys.stderr)
-        (out / RECORD).write_text(json.dumps(record, indent=2))
+            (out / RECORD).write_text(json.dumps({**record, "dropped": self._stalled}, indent=2))
 
     @staticmethod
     def _publish_model(task: Any, bundle: Path) -> str:
@@ -222,25 +301,37 @@ class ClearMLTracker(TrackerWriter):
         return model.id
 
 
-def upload_offline_session(run_dir: Path) -> dict[str, Any]:
-    """Import a run's offline session into the configured server and publish its bundle as the output model."""
+def upload_offline_session(run_dir: Path, timeout: float | None = None) -> dict[str, Any]:
+    """Import a run's offline session and publish its bundle as output model, each under ``call_deadline``."""
     record_path = Path(run_dir) / "clearml" / RECORD
     if not record_path.is_file():
         raise TrackerError(f"{run_dir} has no ClearML record; the run was not tracked with --tracker clearml.")
     record = json.loads(record_path.read_text())
-    if not record.get("session"):
-        raise TrackerError(f"run {record.get('run_id')} was tracked online (task {record['task_id']}); nothing to upload.")
-    server = configured_server()
-    if server is None or not server_reachable(server, 5.0):
-        raise TrackerError(f"no reachable ClearML server ({server or 'none configured'}); set up clearml.conf "
-                           "(clearml-init) or CLEARML_API_HOST and retry.")
-    os.environ["CLEARML_NO_DEFAULT_SERVER"] = "1"
+    session = record_path.parent / "session.zip"  # not record["session"]: the run directory may have moved
+    if not record.get("session") or not session.is_file():
+        raise TrackerError(f"run {record.get('run_id')} has no offline ClearML session in {session.parent} "
+                           f"(tracked online as task {record['task_id']}); nothing to upload.")
+    server, timeout = configured_server(), float(timeout or record.get("timeout") or 3.0)
+    retry = f"check clearml.conf (clearml-init) or CLEARML_API_HOST, rerun 'autosearch clearml-upload {record['run_id']}'"
+    bound_sdk(timeout, record_path.parent)
+    if server is None or not server_answers(server, timeout):
+        raise TrackerError(f"ClearML server {server} did not answer within {timeout:g}s; {retry}" if server
+                           else f"no ClearML server configured; {retry}")
     from clearml import Task
 
-    task_id = Task.import_offline_session(record["session"])
-    if record.get("bundle") and Path(record["bundle"]).is_dir():
-        ClearMLTracker._publish_model(Task.get_task(task_id=task_id), Path(record["bundle"]))
-        record["output_model_published"] = True
+    bundle = Path(record["bundle"]) if record.get("bundle") else None
+    step, seconds = "the session import", call_deadline(timeout, session)
+    try:
+        task_id = within(seconds, lambda: Task.import_offline_session(str(session)))
+        if bundle is not None and bundle.is_dir():
+            step, seconds = "the bundle upload", call_deadline(timeout, bundle)
+            within(seconds, lambda: ClearMLTracker._publish_model(Task.get_task(task_id=task_id), bundle))
+            record["output_model_published"] = True
+    except TimeoutError:
+        abandon(None)
+        raise TrackerError(f"ClearML server {server} did not answer {step} within {seconds:.0f}s; {retry}") from None
+    except Exception as exc:
+        raise TrackerError(f"ClearML server {server} failed {step} ({exc!r:.300}); {retry}") from exc
     record.update(uploaded_task_id=task_id)
     record_path.write_text(json.dumps(record, indent=2))
     return record
