@@ -157,12 +157,17 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
     from autosearch.views.leaderboard import leaderboard
-    from autosearch.views.render import render
+    from autosearch.views.render import render, run_header
 
     frame = leaderboard(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
                         sort=args.sort, top=args.top, tracker=args.tracker)
     out = render(frame, args.format)
+    if args.format in ("table", "markdown"):
+        tracker = get_tracker(args.tracker)
+        for run_id in dict.fromkeys(frame["run_id"]) if len(frame) else []:
+            print(run_header(tracker.get_run(run_id)))
     print(out, end="" if out.endswith("\n") else "\n")
     return 0
 
@@ -294,12 +299,19 @@ def _print_outcome(tracker: Any, result: Any, top: int) -> None:
     print()
     print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "
           f"(validation {result.scores['validation']:.4f}); {base['name']} baseline: test {base['test']:.4f}")
+    for won in result.baselines_won:  # say it when the simple model won
+        print(f"A baseline beat the search on test: {won['model']} scored {won['test']:.4f} against the best "
+              f"trial's {won['best_trial_test']:.4f} ({metric}); {won['trial_id']} in the leaderboard.")
     print(f"Run {result.run_id}: {result.n_trials} trials in {result.duration:.0f}s")
     print(f"Run directory: {result.run_dir}")
     print(f"Tracker: {result.tracker_uri}")
     if result.bundle:
         print(f"Model bundle: {result.bundle}  (autosearch predict {result.bundle} --input X.csv --output Y.csv)")
     print(f"TensorBoard: tensorboard --logdir {result.tensorboard_dir}")
+    if result.baselines_won:
+        best = result.baselines_won[0]
+        print(f"Verdict: the baseline {best['model']} is better on test than every searched model "
+              f"({best['test']:.4f} vs {best['best_trial_test']:.4f}); prefer it, or search longer or wider.")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -345,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return exc.exit_code
+    except BrokenPipeError:  # `autosearch leaderboard | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt as exc:
         print(f"\n{exc or 'interrupted (Ctrl-C)'}: the running trial and the run are marked INTERRUPTED.",
               file=sys.stderr)

@@ -25,7 +25,8 @@ from autosearch.tracking import (
 
 HP_PREFIX = "hp."
 BASE_COLUMNS = [
-    "rank", "run_id", "trial_id", "kind", "state", "objective_name", "direction", "objective", "best_epoch",
+    "rank", "run_id", "trial_id", "kind", "state", "objective_name", "direction", "objective", "score_metric",
+    "validation_score", "test_score", "best_epoch",
     "trainable_params", "started_at", "ended_at", "duration_s", "peak_rss_mb", "cpu_percent", "seed",
     "reproduces", "error",
 ]
@@ -62,7 +63,8 @@ def _row(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
     row = {
         "run_id": trial.run_id, "trial_id": trial.trial_id, "kind": trial.kind.value, "state": trial.state.value,
         "objective_name": run.objective, "direction": run.direction,
-        "objective": trial.objective, "best_epoch": None if trial.best_epoch is None else trial.best_epoch + 1,
+        "objective": trial.objective, **_scores(trial, run),
+        "best_epoch": None if trial.best_epoch is None else trial.best_epoch + 1,
         "trainable_params": trial.trainable_params, "started_at": trial.started_at, "ended_at": trial.ended_at,
         "duration_s": trial.duration,
         "peak_rss_mb": extra["peak_rss_bytes"] / 2**20 if extra.get("peak_rss_bytes") else None,
@@ -72,6 +74,19 @@ def _row(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
     for name, value in trial.hyperparameters.items():
         row[HP_PREFIX + name] = value
     return row
+
+
+def _scores(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
+    """Validation and test scores where they are known: every baseline's, and the best model's (scored on
+    test once, after the search); a search trial is otherwise only scored by its objective."""
+    if trial.kind is TrialKind.BASELINE:
+        extra = trial.extra or {}
+        return {"score_metric": extra.get("metric"), "validation_score": extra.get("validation"),
+                "test_score": extra.get("test")}
+    if trial.trial_id == run.best_trial_id and run.scores:
+        return {"score_metric": run.scores.get("metric"), "validation_score": run.scores.get("validation"),
+                "test_score": run.scores.get("test")}
+    return {"score_metric": None, "validation_score": None, "test_score": None}
 
 
 def trials_frame(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> pd.DataFrame:

@@ -53,6 +53,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
             "rank": "-" if pd.isna(r["rank"]) else str(r["rank"]),
             "trial": r["trial_id"] + kind,
             obj_label: _num(r["objective"]),
+            "test": _num(r.get("test_score")),
             **{h[len(HP_PREFIX):].split("/")[-1]: _hp(r.get(h)) for h in hps},
             "best epoch": "-" if pd.isna(r["best_epoch"]) else str(r["best_epoch"]),
             "params": _count(r["trainable_params"]),
@@ -61,6 +62,18 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
             "status": status,
         })
     return pd.DataFrame(rows)
+
+
+def run_header(run: Any) -> str:
+    """One line above a run's leaderboard: what ran on what, settings fitted to the data, baselines that won."""
+    parts = [f"run {run.run_id}: {run.pipeline} ({run.task}) on {run.dataset}, {run.status.value}"]
+    fitted = run.summary.get("fitted") or {}
+    if fitted:
+        parts.append("fitted to the data: " + ", ".join(f"{k}={v}" for k, v in fitted.items()))
+    for won in run.summary.get("baselines_won", []):
+        parts.append(f"baseline {won['model']} beat the search on test ({won['test']:.4f} vs "
+                     f"{won['best_trial_test']:.4f})")
+    return "; ".join(parts)
 
 
 def display_runs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +103,19 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def records_json(frame: pd.DataFrame) -> str:
+    """Rows as JSON objects with every float exact (pandas' writer keeps 15 digits at most), times in ISO 8601
+    and missing values as null."""
+    import json
+
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].map(lambda t: None if pd.isna(t) else t.isoformat(timespec="microseconds"))
+    rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+    return json.dumps(rows, indent=1, default=lambda v: v.item() if hasattr(v, "item") else str(v)) + "\n"
+
+
 def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     """A leaderboard in one of ``FORMATS``; CSV and JSON keep every column, machine-readable."""
     if fmt == "table":
@@ -99,5 +125,5 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", date_unit="us", indent=1)
+        return records_json(frame)
     raise ViewError(f"--format '{fmt}' is unknown; use one of {', '.join(FORMATS)}.")

@@ -7,6 +7,7 @@ bad input leaves no trace.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData, prepare_data
 from autosearch.environment import environment
 from autosearch.spaces.graph import applied_fixes
-from autosearch.tracking import RunInfo, RunStatus, Tracker
+from autosearch.spaces.registry import AUTO, get_space
+from autosearch.tracking import RunInfo, RunStatus, Tracker, autosearch_home
 from autosearch.tracking.records import split_trial_id
 from autosearch.tuning.progress import Progress, SilentProgress
+from autosearch.workflows.heartbeat import Heartbeat
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class SearchResult:
     duration: float
     n_trials: int
     bundle: Path | None = None
+    baselines_won: tuple[Mapping[str, Any], ...] = ()  # baselines that beat the best model on test
 
 
 def run_search(
@@ -54,29 +58,32 @@ def run_search(
     from autosearch.tuning.runner import new_run_id, run_trials
 
     split = split or prepare_data(cfg)  # rejects bad input before anything is written
+    cfg, fitted = fit_settings(cfg, split)
     progress = progress or SilentProgress()
     run_id = new_run_id()
-    run_dir = (Path(home) / "runs" / run_id).resolve()  # recorded absolute: commands may run elsewhere
+    run_dir = (Path(home) / "runs" / run_id).resolve()
     run_dir.mkdir(parents=True)
     t0 = time.monotonic()
     tracker.start_run(RunInfo(
         run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
         started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
-        environment=environment(), summary={"run_dir": str(run_dir),
+        environment=environment(), summary={"run_dir": stored_path(run_dir), "fitted": fitted,
                                             **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {})},
     ))
     status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
+    heartbeat = Heartbeat(tracker, run_id).__enter__()
     try:
         outcome = run_trials(cfg, tracker, run_id, run_dir, split, progress)
         best_trial_id = outcome.best_trial_id
         manifest = bundle_manifest(cfg, split, run_id, best_trial_id, outcome.best_objective)
         scores, outputs = score_model(outcome.model, outcome.pipeline, manifest, split)
         write_predictions(split, outputs, run_dir / "predictions")
-        summary = {"best_objective": outcome.best_objective, "scores": scores, "n_trials": outcome.n_trials}
+        summary = {"best_objective": outcome.best_objective, "scores": scores, "n_trials": outcome.n_trials,
+                   "baselines_won": baselines_that_won(tracker, run_id, scores)}
         if export:
             bundle = write_bundle(outcome.model, outcome.pipeline, run_dir / "export", {**manifest, "scores": scores},
                                   split.raw_x("validation"))
-            summary["bundle"] = str(bundle)
+            summary["bundle"] = stored_path(bundle)
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
             _keep_only_the_best(run_dir, best_trial_id, bundle_written=export)
@@ -88,17 +95,54 @@ def run_search(
         summary = {"error": f"{type(exc).__name__}: {exc}"}
         raise
     finally:
+        heartbeat.__exit__()
         summary["duration"] = time.monotonic() - t0
         tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
     for name, path in {**artifacts, **_write_run_report(tracker, run_id, run_dir)}.items():
-        tracker.log_artifact(run_id, name, path)
+        tracker.log_artifact(run_id, name, Path(stored_path(path)))
     run = tracker.get_run(run_id)
     return SearchResult(
         run_id=run_id, run_dir=run_dir, tracker_uri=tracker.uri, best_trial_id=best_trial_id,
         objective=cfg.search.objective, direction=cfg.search.direction, best_objective=run.best_objective,
         scores=run.scores, baseline=run.baseline, tensorboard_dir=run_dir / "tensorboard",
         duration=run.duration, n_trials=summary["n_trials"], bundle=run.bundle,
+        baselines_won=tuple(summary["baselines_won"]),
     )
+
+
+def fit_settings(cfg: PipelineConfig, split: SplitData) -> tuple[PipelineConfig, dict[str, Any]]:
+    """The pipeline with its ``"auto"`` space settings fitted to the training split, and those values.
+    The run records the fitted pipeline, so export and reproduce rebuild exactly what was searched."""
+    if cfg.graph or AUTO not in cfg.space.values():
+        return cfg, {}
+    space = get_space(cfg.search.space).fit(cfg.space, split.x("train"))
+    fitted = {k: space[k] for k, v in cfg.space.items() if v == AUTO}
+    return dataclasses.replace(cfg, space=space), fitted
+
+
+def baselines_that_won(tracker: Tracker, run_id: str, scores: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Baselines whose test score beats the best model's (higher accuracy, lower error): the run's last
+    lines and its record say so, with both scores."""
+    from autosearch.tracking import TrialKind
+
+    lower_is_better = scores["metric"] != "accuracy"
+    won = []
+    for trial in tracker.find_trials([run_id], kinds=[TrialKind.BASELINE]):
+        test = trial.extra.get("test")
+        if test is not None and (test < scores["test"] if lower_is_better else test > scores["test"]):
+            won.append({"trial_id": trial.trial_id, "model": trial.extra.get("model"), "metric": scores["metric"],
+                        "test": test, "validation": trial.extra.get("validation"), "best_trial_test": scores["test"]})
+    return sorted(won, key=lambda w: w["test"], reverse=not lower_is_better)
+
+
+def stored_path(path: Path) -> str:
+    """A path as the tracker records it: relative to ``AUTOSEARCH_HOME`` when inside it, so that a copied or
+    moved home is self-contained (``RunInfo.run_dir`` resolves it back), else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(autosearch_home().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _keep_only_the_best(run_dir: Path, best_trial_id: str, bundle_written: bool) -> None:
