@@ -19,7 +19,7 @@ SEARCH_ARGS = \
 	$(if $(MAX_ROWS),--max-rows $(MAX_ROWS)) \
 	$(if $(TRACKER),--tracker $(TRACKER))
 
-.PHONY: install browser postgres search export predict report leaderboard reproduce test bench clean help
+.PHONY: install browser postgres resume search export predict report leaderboard reproduce test bench clean help
 
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
@@ -29,6 +29,7 @@ help:
 	@echo "make predict BUNDLE=dir INPUT=in.csv OUTPUT=out.csv"
 	@echo "make leaderboard [RUN=id]    ranked trials (FORMAT=table|markdown|csv|json, TOP=n)"
 	@echo "make report [RUN=id]         HTML report under artifacts/reports/"
+	@echo "make resume RUN=id           continue a stopped run (Ctrl-C, kill, crash) with the same id and budget"
 	@echo "make reproduce TRIAL=run/n   re-run a trial from its hyperparameters and seed"
 	@echo "make test                    the test suite (tiny real searches included)"
 	@echo "make bench                   long runs and benchmarks (pytest -m slow)"
@@ -76,6 +77,10 @@ leaderboard: $(VENV)/.installed
 
 report: $(VENV)/.installed
 	$(PY) -m autosearch report $(RUN)
+
+resume: $(VENV)/.installed
+	@test -n "$(RUN)" || { echo "usage: make resume RUN=<run id>  (autosearch runs lists them)" >&2; exit 2; }
+	$(PY) -m autosearch resume $(RUN)
 
 reproduce: $(VENV)/.installed
 	@test -n "$(TRIAL)" || { echo "usage: make reproduce TRIAL=<run id>/<n>" >&2; exit 2; }

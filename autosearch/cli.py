@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
 
+    rs = sub("resume", "continue a stopped run (Ctrl-C, kill, crash) with the same id and budget")
+    rs.add_argument("run_id", help="the run to continue (autosearch runs lists them; INTERRUPTED ones say so)")
+    rs.add_argument("--top", type=_positive, default=5, help="trials to list at the end")
+    rs.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    rs.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
+
     e = sub("export", "write a run's best (or a given) trial as a bundle")
     e.add_argument("run_id", nargs="?", help="run id (default: the newest run)")
     e.add_argument("--trial", help="trial id (<run id>/<n> or just <n>; default: the best trial)")
@@ -287,6 +293,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.tuning.progress import Progress, SilentProgress
+    from autosearch.workflows.search import resume_search
+
+    tracker = get_tracker(args.tracker)
+    with tracker:
+        result = resume_search(tracker, args.run_id, SilentProgress() if args.quiet else Progress(),
+                               export=not args.no_export)
+        _print_outcome(tracker, result, args.top)
+    return 0
+
+
 def _print_outcome(tracker: Any, result: Any, top: int) -> None:
     from autosearch.views.leaderboard import trials_frame
     from autosearch.views.render import render
@@ -337,7 +356,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "search": cmd_search, "export": cmd_export, "predict": cmd_predict, "leaderboard": cmd_leaderboard,
+    "search": cmd_search, "resume": cmd_resume, "export": cmd_export, "predict": cmd_predict, "leaderboard": cmd_leaderboard,
     "runs": cmd_runs, "rm": cmd_rm, "gc": cmd_gc, "compare": cmd_compare, "report": cmd_report,
     "reproduce": cmd_reproduce, "clearml-upload": cmd_clearml_upload,
 }
@@ -361,7 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt as exc:
-        print(f"\n{exc or 'interrupted (Ctrl-C)'}: the running trial and the run are marked INTERRUPTED.",
+        resume = f" Continue with 'autosearch resume {args.run_id}'." if getattr(args, "run_id", None) else ""
+        print(f"\n{exc or 'interrupted (Ctrl-C)'}: the running trial and the run are marked INTERRUPTED.{resume}",
               file=sys.stderr)
         return getattr(exc, "exit_code", 130)
 

@@ -238,6 +238,8 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping
     for key in ("data", "split", "search", "space", "graph"):
         if key in raw and not isinstance(raw[key], dict):
             raise ConfigError(f"{source}: '{key}' must be a table ([{key}]).")
+    if raw.get("graph") == {}:  # a recorded config without a graph
+        del raw["graph"]
     if "graph" in raw and isinstance(raw["search"], dict):
         raw["search"].setdefault("space", GRAPH)
         if raw["search"]["space"] != GRAPH:

@@ -204,8 +204,11 @@ class TrialRecord:
 
     @property
     def keras_trial_id(self) -> str | None:
-        """KerasTuner's id of a search trial (its folder is ``autokeras/trial_<id>``); None for other kinds."""
-        return self.local_id if self.kind is TrialKind.SEARCH else None
+        """KerasTuner's id of a search trial (its folder is ``autokeras/trial_<id>``); None for other kinds.
+        A resumed run's re-run of an interrupted trial is ``<id>-a2`` in the tracker, ``<id>`` here."""
+        if self.kind is not TrialKind.SEARCH:
+            return None
+        return (self.extra or {}).get("keras_trial_id") or self.local_id
 
     @property
     def warm_started_from(self) -> str | None:

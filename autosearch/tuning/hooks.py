@@ -98,9 +98,15 @@ class TrialHooks:
     stop_requested: KeyboardInterrupt | None = None  # set by a signal; raised at the next batch end
     # A reproduction runs one KerasTuner trial under another trial's id, seed and kind.
     as_trial: TrialRecord | None = None
+    # A resumed run re-runs an interrupted KerasTuner trial: its earlier attempts keep their rows.
+    attempts: Mapping[str, int] = field(default_factory=dict)  # KerasTuner id -> rows it already has
+    earlier: Mapping[str, float] = field(default_factory=dict)  # KerasTuner id -> objective, completed before
 
     def full_id(self, trial: Any) -> str:
-        return self.as_trial.trial_id if self.as_trial else trial_id_of(self.run_id, trial.trial_id)
+        if self.as_trial:
+            return self.as_trial.trial_id
+        earlier = self.attempts.get(trial.trial_id, 0)
+        return trial_id_of(self.run_id, f"{trial.trial_id}-a{earlier + 1}" if earlier else trial.trial_id)
 
     def seed_for(self, trial: Any) -> int:
         if self.as_trial and self.as_trial.seed is not None:
@@ -135,6 +141,7 @@ class TrialHooks:
         record = TrialRecord(
             trial_id=live.trial_id, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
             hyperparameters=dict(trial.hyperparameters.values), seed=self.seed_for(trial), started_at=time.time(),
+            extra={"keras_trial_id": trial.trial_id},
         )
         if self.as_trial:
             record = dataclasses.replace(self.as_trial, state=TrialState.RUNNING, started_at=record.started_at)
@@ -184,7 +191,9 @@ class TrialHooks:
         live.ended, self.current = True, None
         best_live = self.best()
         if self.prune_as_you_go and best_live is not None:
-            prune_checkpoints(self.run_dir, {best_live.keras_trial_id})
+            candidates = {**self.earlier, best_live.keras_trial_id: best_live.objective}
+            keep = best_of(list(candidates.values()), self.cfg.search.direction)
+            prune_checkpoints(self.run_dir, {list(candidates)[keep[0]]})
         self.progress.trial_end(live.trial_id, state.value, live.objective, best_live and best_live.objective)
 
     def abort_current(self, exc: BaseException) -> None:
@@ -200,7 +209,7 @@ class TrialHooks:
             error=live.error, extra=live.resources())
 
 
-def tracked_tuner(base: type, hooks: TrialHooks) -> type:
+def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = frozenset()) -> type:
     """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``, Hyperband can
     warm-start, and trials this machine cannot run are refused (``refusal``)."""
     import keras
@@ -222,7 +231,9 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
             if hooks.epoch_end(self.trial, epoch, self.total_epochs, logs or {}):
                 self.model.stop_training = True
 
-    class Tracked(base):  # type: ignore[misc, valid-type]
+    from autosearch.tuning.resume import ResumableTunerMixin
+
+    class Tracked(ResumableTunerMixin, base):  # type: ignore[misc, valid-type]
         def _try_build(self, hp: Any) -> Any:
             try:
                 model = super()._try_build(hp)
@@ -267,6 +278,7 @@ def tracked_tuner(base: type, hooks: TrialHooks) -> type:
             finally:
                 hooks.trial_end(trial, status)
 
+    Tracked.abandon = abandon
     Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
     return Tracked
 

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
@@ -21,13 +21,25 @@ from autosearch.tracking import TrackerWriter, TrialKind, TrialRecord, TrialStat
 from autosearch.tracking.records import trial_id_of
 from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
 from autosearch.tuning.baselines import run_baselines
-from autosearch.tuning.hooks import TrialHooks, set_global_seed, tracked_tuner
+from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
 from autosearch.tuning.progress import Progress
 
 
 def new_run_id(now: float | None = None) -> str:
     """``YYYYMMDD-HHMMSS-xxxx``: sortable by start time, unique by its random tail."""
     return time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """What a resumed run carries over: earlier tracker rows per KerasTuner trial, the trials that
+    killed the process twice (closed, not re-run), and the seconds already spent."""
+
+    attempts: Mapping[str, int]
+    abandon: frozenset[str]
+    elapsed: float
+    completed: Mapping[str, tuple[str, float]]  # search trials completed before: tracker id -> (KerasTuner id,
+    # objective)
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, spli
 
 
 def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir: Path, split: SplitData,
-               progress: Progress) -> SearchOutcome:
+               progress: Progress, resumption: Resumption | None = None) -> SearchOutcome:
     """Score the baselines and search ``cfg``'s space, recording every trial of run ``run_id``.
 
     A trial still running when this raises is closed first (INTERRUPTED on
@@ -69,13 +81,20 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
     import autokeras as ak
     import keras
 
-    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir)
+    from autosearch.tuning.resume import install_atomic_json
+
+    install_atomic_json()  # a kill mid-write leaves KerasTuner's JSON files old or new, never half
+    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir,
+                       started=time.monotonic() - (resumption.elapsed if resumption else 0.0),
+                       attempts=resumption.attempts if resumption else {},
+                       earlier={kt: obj for kt, obj in resumption.completed.values()} if resumption else {})
     try:
-        if cfg.search.baselines:
+        if cfg.search.baselines and resumption is None:
             log_baselines(tracker, run_id, cfg, split, progress)
         set_global_seed(cfg.search.seed)
-        tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
-        auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=True)
+        tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks,
+                                  resumption.abandon if resumption else frozenset())
+        auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=resumption is None)
         callbacks = [
             # Our own EarlyStopping keeps AutoKeras from retraining the best model
             # after the search (its final_fit), so the best model is the best trial.
@@ -91,10 +110,13 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
             if explained is exc:
                 raise
             raise explained from exc
-        best = hooks.best()
+        earlier = {tid: obj for tid, (_, obj) in resumption.completed.items()} if resumption else {}
+        done = {**earlier, **{t.trial_id: t.objective for t in hooks.finished() if t.objective is not None}}
+        best = best_of(list(done.values()), cfg.search.direction)
         if best is None:
             raise SearchError(f"run {run_id}: no trial completed.")
-        return SearchOutcome(best.trial_id, best.objective, len(hooks.trials), auto_model.tuner.get_best_model(),
+        best_id = list(done)[best[0]]
+        return SearchOutcome(best_id, best[1], len(hooks.trials) + len(earlier), auto_model.tuner.get_best_model(),
                              auto_model.tuner.get_best_pipeline())
     except BaseException as exc:
         hooks.abort_current(exc)

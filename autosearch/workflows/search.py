@@ -7,6 +7,7 @@ bad input leaves no trace.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import sys
 import time
@@ -19,8 +20,8 @@ from autosearch.data import SplitData, prepare_data
 from autosearch.environment import environment
 from autosearch.spaces.graph import applied_fixes
 from autosearch.spaces.registry import AUTO, get_space
-from autosearch.tracking import RunInfo, RunStatus, Tracker, autosearch_home
-from autosearch.tracking.records import split_trial_id
+from autosearch.errors import TrackerError
+from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind, TrialState, autosearch_home
 from autosearch.tuning.progress import Progress, SilentProgress
 from autosearch.workflows.heartbeat import Heartbeat
 
@@ -52,28 +53,67 @@ def run_search(
     export: bool = True,
 ) -> SearchResult:
     """Search ``cfg``'s space on its data, recording every trial in ``tracker``; see the module doc."""
-    from autosearch.export.bundle import write_bundle
-    from autosearch.export.evaluate import score_model, write_predictions
-    from autosearch.export.manifest import bundle_manifest
-    from autosearch.tuning.runner import new_run_id, run_trials
+    from autosearch.tuning.runner import new_run_id
 
     split = split or prepare_data(cfg)  # rejects bad input before anything is written
     cfg, fitted = fit_settings(cfg, split)
-    progress = progress or SilentProgress()
     run_id = new_run_id()
     run_dir = (Path(home) / "runs" / run_id).resolve()
     run_dir.mkdir(parents=True)
-    t0 = time.monotonic()
     tracker.start_run(RunInfo(
         run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
         started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
         environment=environment(), summary={"run_dir": stored_path(run_dir), "fitted": fitted,
                                             **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {})},
     ))
+    return _search(cfg, tracker, run_id, run_dir, split, progress or SilentProgress(), export, None)
+
+
+def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = None,
+                  export: bool = True) -> SearchResult:
+    """Continue a stopped run (Ctrl-C, SIGTERM, SIGKILL, a crash): same run id, completed trials kept, the
+    interrupted trial run again (once: a trial that killed the process twice is closed instead), the
+    remaining trial and time budgets honoured. Raises ``TrackerError`` for a completed or live run."""
+    from autosearch.config import config_from_run
+    from autosearch.tuning.runner import Resumption
+
+    run = tracker.get_run(run_id)
+    if run.status is RunStatus.COMPLETED:
+        raise TrackerError(f"run {run_id} completed; nothing to resume (start a new search instead).")
+    if run.status is RunStatus.RUNNING:
+        raise TrackerError(f"run {run_id} is still running; wait for it, or stop it before resuming.")
+    cfg = config_from_run(run.config, run_id)
+    split = prepare_data(cfg)
+    if split.fingerprint != run.fingerprint:
+        raise TrackerError(f"the data of run {run_id} changed since it started (fingerprint {split.fingerprint[:12]}… "
+                           f"!= {str(run.fingerprint)[:12]}…); restore it to resume, or start a new search.")
+    if run.run_dir is None or not (run.run_dir / "autokeras").is_dir():
+        raise TrackerError(f"run {run_id} has no AutoKeras project under {run.run_dir}; it cannot be resumed.")
+    elapsed = run.duration or max(float(run.heartbeat.get("at") or run.started_at) - run.started_at, 0.0)
+    run = tracker.restart_run(run_id)  # its RUNNING trials are recorded INTERRUPTED
+    search = [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
+    attempts = collections.Counter(t.keras_trial_id for t in search)
+    killed = collections.Counter(t.keras_trial_id for t in search if t.state is TrialState.INTERRUPTED)
+    resumption = Resumption(
+        attempts=dict(attempts), abandon=frozenset(k for k, n in killed.items() if n >= 2), elapsed=elapsed,
+        completed={t.trial_id: (t.keras_trial_id, t.objective) for t in search
+                   if t.state is TrialState.COMPLETED and t.objective is not None})
+    return _search(cfg, tracker, run_id, run.run_dir, split, progress or SilentProgress(), export, resumption)
+
+
+def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
+            progress: Progress, export: bool, resumption: Any) -> SearchResult:
+    """Trials, then the best model's scores, predictions and bundle, then the run's end and report."""
+    from autosearch.export.bundle import write_bundle
+    from autosearch.export.evaluate import score_model, write_predictions
+    from autosearch.export.manifest import bundle_manifest
+    from autosearch.tuning.runner import run_trials
+
+    t0 = time.monotonic() - (resumption.elapsed if resumption else 0.0)
     status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
     heartbeat = Heartbeat(tracker, run_id).__enter__()
     try:
-        outcome = run_trials(cfg, tracker, run_id, run_dir, split, progress)
+        outcome = run_trials(cfg, tracker, run_id, run_dir, split, progress, resumption)
         best_trial_id = outcome.best_trial_id
         manifest = bundle_manifest(cfg, split, run_id, best_trial_id, outcome.best_objective)
         scores, outputs = score_model(outcome.model, outcome.pipeline, manifest, split)
@@ -86,7 +126,8 @@ def run_search(
             summary["bundle"] = stored_path(bundle)
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
-            _keep_only_the_best(run_dir, best_trial_id, bundle_written=export)
+            _keep_only_the_best(run_dir, tracker.get_trial(best_trial_id, with_epochs=False).keras_trial_id,
+                                bundle_written=export)
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         status = RunStatus.INTERRUPTED
@@ -123,8 +164,6 @@ def fit_settings(cfg: PipelineConfig, split: SplitData) -> tuple[PipelineConfig,
 def baselines_that_won(tracker: Tracker, run_id: str, scores: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Baselines whose test score beats the best model's (higher accuracy, lower error): the run's last
     lines and its record say so, with both scores."""
-    from autosearch.tracking import TrialKind
-
     lower_is_better = scores["metric"] != "accuracy"
     won = []
     for trial in tracker.find_trials([run_id], kinds=[TrialKind.BASELINE]):
@@ -145,12 +184,12 @@ def stored_path(path: Path) -> str:
         return str(path)
 
 
-def _keep_only_the_best(run_dir: Path, best_trial_id: str, bundle_written: bool) -> None:
+def _keep_only_the_best(run_dir: Path, best_keras_trial_id: str, bundle_written: bool) -> None:
     """The best trial's checkpoint is what re-export and reproduce need; AutoKeras' own copy of the best
     model (``best_model.keras``) duplicates the bundle's ``model.keras`` once a bundle exists."""
     from autosearch.tuning.checkpoints import PROJECT, prune_checkpoints
 
-    prune_checkpoints(run_dir, {split_trial_id(best_trial_id)[1]})
+    prune_checkpoints(run_dir, {best_keras_trial_id})
     if bundle_written:
         (run_dir / PROJECT / "best_model.keras").unlink(missing_ok=True)
 

@@ -1,0 +1,83 @@
+"""A stopped search continues where it stopped: same run id, no trial lost, none duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from autosearch.tracking import RunStatus, TrialKind, TrialState
+from autosearch.tracking.sqlite import SQLiteTracker
+
+pytestmark = pytest.mark.search
+ARGS = ["search", "--pipeline", "structured", "--max-rows", "300", "--max-trials", "3", "--epochs", "40",
+        "--patience", "0", "-q"]
+
+
+def env(home: Path) -> dict[str, str]:
+    return {**os.environ, "AUTOSEARCH_HOME": str(home), "PYTHONWARNINGS": "ignore"}
+
+
+def stop_in_second_trial(home: Path, signum: int) -> int:
+    """Start a search and send ``signum`` once its second search trial has recorded an epoch."""
+    proc = subprocess.Popen([sys.executable, "-m", "autosearch", *ARGS], cwd=ROOT, env=env(home),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if not (home / "tracker.db").exists():
+                continue
+            try:
+                runs = SQLiteTracker(home / "tracker.db").list_runs()
+                trials = SQLiteTracker(home / "tracker.db").list_trials(runs[0].run_id, with_epochs=True) if runs else []
+            except Exception:  # noqa: BLE001 - the search may be creating its tables
+                continue
+            second = [t for t in trials if t.kind is TrialKind.SEARCH and t.local_id == "1" and t.epochs]
+            if second:
+                proc.send_signal(signum)
+                return proc.wait(timeout=120)
+        raise AssertionError("the search never reached its second trial")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGKILL, -9), (signal.SIGTERM, 143), (signal.SIGINT, 130)],
+                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_stopped_search_resumes_to_its_full_budget_under_the_same_id(signum: int, code: int, home: Path) -> None:
+    assert stop_in_second_trial(home, signum) == code
+    tracker = SQLiteTracker(home / "tracker.db")
+    (run,) = tracker.list_runs()
+    assert run.status is RunStatus.INTERRUPTED, "a stopped run never reads RUNNING"
+    listed = subprocess.run([sys.executable, "-m", "autosearch", "runs"], cwd=ROOT, env=env(home),
+                            capture_output=True, text=True, timeout=120)
+    assert "INTERRUPTED" in listed.stdout and "RUNNING" not in listed.stdout
+
+    res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id, "-q"], cwd=ROOT, env=env(home),
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"Run {run.run_id}: 3 trials" in res.stdout
+    run = SQLiteTracker(home / "tracker.db").get_run(run.run_id)
+    assert run.status is RunStatus.COMPLETED and (run.bundle / "manifest.json").is_file()
+    search = [t for t in SQLiteTracker(home / "tracker.db").list_trials(run.run_id) if t.kind is TrialKind.SEARCH]
+    ids = [t.trial_id for t in search]
+    assert len(ids) == len(set(ids)), "no duplicate trial rows"
+    completed = sorted(t.keras_trial_id for t in search if t.state is TrialState.COMPLETED)
+    assert completed == ["0", "1", "2"], [(t.trial_id, t.state.value) for t in search]
+    (interrupted,) = [t for t in search if t.state is TrialState.INTERRUPTED]
+    assert interrupted.local_id == "1" and f"{run.run_id}/1-a2" in ids
+    assert len([t for t in SQLiteTracker(home / "tracker.db").list_trials(run.run_id)
+                if t.kind is TrialKind.BASELINE]) == 2, "baselines are not scored twice"
+
+
+def test_resuming_a_completed_or_unknown_run_says_why(home: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "autosearch", "resume", "20261125-000000-beef"], cwd=ROOT,
+                         env=env(home), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "not found" in res.stderr and len(res.stderr.strip().splitlines()) == 1
