@@ -35,6 +35,7 @@ from autosearch.tracking.records import (
     TrialState,
     split_trial_id,
 )
+from autosearch.tracking.registry import autosearch_home
 
 # Everything ClearML would hook or scan: slow, and autosearch records it (git, packages, TensorBoard, console).
 _NO_AUTO_CONNECT = {k: False for k in (
@@ -136,8 +137,8 @@ class ClearMLTracker(TrackerWriter):
         self.uri = f"clearml://{project or ''}" + ("?offline=1" if offline else "")
         self._dir, self._server, self._bundle, self._published, self._probed = Path("clearml"), None, None, False, 0.0
         self._stalled: str | None = None  # why ClearML was dropped: a call missed its deadline, a probe failed
-        self._uploads: list[Path] = []  # artifacts the SDK uploads in the background; close() waits for them
-        self._rows, self._children, self._child_tasks = {}, {}, {}  # trial id: table row, task id, task
+        # trial id: table row, task id, task; the artifacts the SDK uploads in the background (close waits for them)
+        self._rows, self._children, self._child_tasks, self._uploads = {}, {}, {}, []
 
     def _decide_offline(self) -> bool:
         self._server, self._probed = configured_server(), time.monotonic()
@@ -259,15 +260,14 @@ class ClearMLTracker(TrackerWriter):
 
     def log_artifact(self, run_id: str, name: str, path: Path) -> None:
         """A bundle becomes the task's output model (online); any other file an artifact of the task."""
-        path = Path(path)
-        if name == "bundle":
-            self._bundle = path
-            if not self.offline:
-                self._call("the bundle upload", lambda: self._publish_model(self.task, path), path)
-                self._published = True
-        else:  # uploaded in the background; close() waits for it
+        self._bundle = path if name == "bundle" else self._bundle
+        path = autosearch_home() / path  # a relative path is relative to the home, as the local tracker has it
+        if name != "bundle":  # uploaded in the background; close() waits for it
             self._call(f"the {name} artifact", lambda: self.task.upload_artifact(name, artifact_object=str(path)))
             self._uploads.append(path)
+        elif not self.offline:
+            self._call("the bundle upload", lambda: self._publish_model(self.task, path), path)
+            self._published = True
 
     def close(self) -> None:
         """Close the task within its deadline; offline, keep the session as ``<run dir>/clearml/session.zip``."""
@@ -319,7 +319,7 @@ def upload_offline_session(run_dir: Path, timeout: float | None = None) -> dict[
                            else f"no ClearML server configured; {retry}")
     from clearml import Task
 
-    bundle = Path(record["bundle"]) if record.get("bundle") else None
+    bundle = autosearch_home() / record["bundle"] if record.get("bundle") else None
     step, seconds = "the session import", call_deadline(timeout, session)
     try:
         task_id = within(seconds, lambda: Task.import_offline_session(str(session)))
