@@ -33,6 +33,11 @@ def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
                           env=full_env, timeout=600)
 
 
+def run_dir_of(tmp: Path, run_id: str) -> Path:
+    """Where the run's files are: ``<AUTOSEARCH_HOME>/runs/<id>`` (the tracker may record it relative to the home)."""
+    return tmp / "home" / "runs" / run_id
+
+
 def session_events(run_dir: Path) -> tuple[dict, list[dict]]:
     with zipfile.ZipFile(run_dir / "clearml" / "session.zip") as z:
         task = json.loads(z.read("task.json"))
@@ -52,7 +57,7 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory):
 
 def test_offline_session_holds_config_per_trial_series_and_leaderboard(offline_run) -> None:
     tmp, res, tracker, info = offline_run
-    run_dir = Path(info.summary["run_dir"])
+    run_dir = run_dir_of(tmp, info.run_id)
     task, events = session_events(run_dir)
     assert task["project_name"] == "autosearch-tests"
     params = task["hyperparams"]["pipeline"]
@@ -70,10 +75,11 @@ def test_offline_session_holds_config_per_trial_series_and_leaderboard(offline_r
 
 
 def test_the_bundle_waits_in_the_run_directory_for_upload(offline_run) -> None:
-    _, _, _, info = offline_run
-    record = json.loads((Path(info.summary["run_dir"]) / "clearml" / "clearml.json").read_text())
+    tmp, _, _, info = offline_run
+    record = json.loads((run_dir_of(tmp, info.run_id) / "clearml" / "clearml.json").read_text())
     assert record["offline"] is True and record["output_model_published"] is False
-    assert Path(record["bundle"], "manifest.json").is_file() and Path(record["session"]).is_file()
+    assert (tmp / "home" / record["bundle"] / "manifest.json").is_file()  # relative: to the home
+    assert Path(record["session"]).is_file()
     with zipfile.ZipFile(record["session"]) as z:
         names = z.namelist()
     assert any(n.endswith("artifacts/manifest/manifest.json") for n in names)
@@ -94,7 +100,7 @@ def test_upload_without_a_server_says_how_to_configure_one(offline_run) -> None:
 
 def test_reproduce_accepts_the_clearml_task_id(offline_run) -> None:
     tmp, _, tracker, info = offline_run
-    task_id = json.loads((Path(info.summary["run_dir"]) / "clearml" / "clearml.json").read_text())["task_id"]
+    task_id = json.loads((run_dir_of(tmp, info.run_id) / "clearml" / "clearml.json").read_text())["task_id"]
     res = run(tmp, "reproduce", task_id)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"original    {info.best_trial_id}" in res.stdout and "HOLDS" in res.stdout
@@ -112,4 +118,4 @@ def test_unreachable_server_falls_back_to_offline_within_the_timeout(tmp_path: P
     assert time.monotonic() - started < 120
     assert f"ClearML server {url} did not answer" in res.stderr
     (info,) = SQLiteTracker(tmp_path / "home" / "tracker.db").list_runs()
-    assert (Path(info.summary["run_dir"]) / "clearml" / "session.zip").is_file()
+    assert (run_dir_of(tmp_path, info.run_id) / "clearml" / "session.zip").is_file()
