@@ -72,6 +72,18 @@ class ViewError(AutosearchError):
     """A leaderboard, compare or report request cannot be answered."""
 
 
+class DistributedError(AutosearchError):
+    """A chief or worker of a distributed search cannot start: a port taken, a run that is not live, a worker
+    whose pipeline or data differ from the chief's."""
+
+
+class ChiefLost(KeyboardInterrupt):
+    """A worker's chief stopped answering: the worker closes its trial (INTERRUPTED) and exits 3. A
+    ``KeyboardInterrupt`` so that it passes KerasTuner's per-trial ``except Exception``."""
+
+    exit_code = 3
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``timeout``, ``docker stop``, a scheduler): handled like Ctrl-C, exit code 143."""
 

@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -101,6 +101,10 @@ class TrialHooks:
     # A resumed run re-runs an interrupted KerasTuner trial: its earlier attempts keep their rows.
     attempts: Mapping[str, int] = field(default_factory=dict)  # KerasTuner id -> rows it already has
     earlier: Mapping[str, float] = field(default_factory=dict)  # KerasTuner id -> objective, completed before
+    # A worker of a distributed search records its id with each trial and counts a retried trial's earlier
+    # rows (other workers wrote them) when it begins.
+    worker: str | None = None
+    attempts_of: Callable[[str], int] | None = None
 
     def full_id(self, trial: Any) -> str:
         if self.as_trial:
@@ -117,7 +121,8 @@ class TrialHooks:
     def prune_as_you_go(self) -> bool:
         """Only the best trial's weights are needed later, except by Hyperband, which warm-starts
         later trials from earlier ones (pruned when the search ends instead)."""
-        return self.as_trial is None and self.cfg.search.checkpoints == "best" and self.cfg.search.tuner != "hyperband"
+        return (self.as_trial is None and self.worker is None and self.cfg.search.checkpoints == "best"
+                and self.cfg.search.tuner != "hyperband")  # a worker sees only its own trials: the chief prunes
 
     def budget_exhausted(self) -> bool:
         budget = self.cfg.search.time_budget
@@ -135,13 +140,15 @@ class TrialHooks:
         return sorted({t.error for t in self.finished() if t.error})
 
     def trial_begin(self, trial: Any) -> None:
+        if self.attempts_of is not None:
+            self.attempts = {**self.attempts, trial.trial_id: self.attempts_of(trial.trial_id)}
         live = LiveTrial(self.full_id(trial), trial.trial_id,
                          first_epoch=int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
         self.trials[live.trial_id] = self.current = live
         record = TrialRecord(
             trial_id=live.trial_id, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
             hyperparameters=dict(trial.hyperparameters.values), seed=self.seed_for(trial), started_at=time.time(),
-            extra={"keras_trial_id": trial.trial_id},
+            extra={"keras_trial_id": trial.trial_id, **({"worker": self.worker} if self.worker else {})},
         )
         if self.as_trial:
             record = dataclasses.replace(self.as_trial, state=TrialState.RUNNING, started_at=record.started_at)

@@ -28,7 +28,7 @@ BASE_COLUMNS = [
     "rank", "run_id", "trial_id", "kind", "state", "objective_name", "direction", "objective", "score_metric",
     "validation_score", "test_score", "best_epoch",
     "trainable_params", "started_at", "ended_at", "duration_s", "peak_rss_mb", "cpu_percent", "seed",
-    "reproduces", "error",
+    "reproduces", "error", "worker",
 ]
 
 
@@ -69,7 +69,7 @@ def _row(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
         "duration_s": trial.duration,
         "peak_rss_mb": extra["peak_rss_bytes"] / 2**20 if extra.get("peak_rss_bytes") else None,
         "cpu_percent": extra.get("cpu_percent_mean"), "seed": trial.seed, "reproduces": trial.reproduces,
-        "error": trial.error,
+        "error": trial.error, "worker": extra.get("worker"),  # the distributed search's worker that ran it
     }
     for name, value in trial.hyperparameters.items():
         row[HP_PREFIX + name] = value

@@ -45,6 +45,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     objective = frame["objective_name"].dropna().unique()
     obj_label = objective[0] if len(objective) == 1 else "objective"
     hps = varying_hyperparameters(frame)
+    workers = "worker" in frame and frame["worker"].notna().any()  # a distributed search's runs
     rows = []
     for _, r in frame.iterrows():
         status = r["state"] if not isinstance(r["error"], str) else f"{r['state']}: {r['error'][:70]}"
@@ -59,6 +60,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
             "params": _count(r["trainable_params"]),
             "time": _secs(r["duration_s"]),
             "peak mem": "-" if pd.isna(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}MB",
+            **({"worker": r["worker"] if isinstance(r["worker"], str) else "-"} if workers else {}),
             "status": status,
         })
     return pd.DataFrame(rows)

@@ -51,8 +51,10 @@ def run_search(
     progress: Progress | None = None,
     split: SplitData | None = None,
     export: bool = True,
+    chief: Any = None,
 ) -> SearchResult:
-    """Search ``cfg``'s space on its data, recording every trial in ``tracker``; see the module doc."""
+    """Search ``cfg``'s space on its data, recording every trial in ``tracker``; see the module doc. With a
+    ``chief`` (``workflows.distributed.Chief``) the trials run on workers: it announces the run and serves them."""
     from autosearch.tuning.runner import new_run_id
 
     split = split or prepare_data(cfg)  # rejects bad input before anything is written
@@ -64,9 +66,12 @@ def run_search(
         run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
         started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
         environment=environment(), summary={"run_dir": stored_path(run_dir), "fitted": fitted,
-                                            **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {})},
+                                            **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {}),
+                                            **({"distributed": chief.record} if chief else {})},
     ))
-    return _search(cfg, tracker, run_id, run_dir, split, progress or SilentProgress(), export, None)
+    if chief:
+        chief.announce(run_id)
+    return _search(cfg, tracker, run_id, run_dir, split, progress or SilentProgress(), export, None, chief)
 
 
 def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = None,
@@ -102,7 +107,7 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
 
 
 def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
-            progress: Progress, export: bool, resumption: Any) -> SearchResult:
+            progress: Progress, export: bool, resumption: Any, chief: Any = None) -> SearchResult:
     """Trials, then the best model's scores, predictions and bundle, then the run's end and report."""
     from autosearch.export.bundle import write_bundle
     from autosearch.export.evaluate import score_model, write_predictions
@@ -113,7 +118,7 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
     status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
     heartbeat = Heartbeat(tracker, run_id).__enter__()
     try:
-        outcome = run_trials(cfg, tracker, run_id, run_dir, split, progress, resumption)
+        outcome = (chief.run_trials if chief else run_trials)(cfg, tracker, run_id, run_dir, split, progress, resumption)
         best_trial_id = outcome.best_trial_id
         manifest = bundle_manifest(cfg, split, run_id, best_trial_id, outcome.best_objective)
         scores, outputs = score_model(outcome.model, outcome.pipeline, manifest, split)

@@ -1,0 +1,214 @@
+"""KerasTuner's chief (``oracle_chief``), hardened for a search on many processes (keras-tuner 1.4.x).
+
+Stock KerasTuner 1.4.8 has no heartbeat: a worker killed mid-trial keeps its trial RUNNING forever, the
+budget silently shrinks and the chief never exits; it also polls for its end every 20 s and lets a second
+server bind the same port (gRPC's ``SO_REUSEPORT``). See docs/research/kerastuner-distributed.md. Here:
+
+- ``install_chief_server`` replaces ``oracle_chief.start_server`` (looked up by ``BaseTuner.search`` at
+  call time) with a copy that refuses a taken port, polls every 0.5 s, stops for a signal or a fatal
+  error, and stops the gRPC server explicitly.
+- ``harden(oracle, ...)`` re-classes the chief's oracle instance: workers beat (``update_trial`` with the
+  trial id ``heartbeat:<tuner id>``, answered without touching a trial); a worker silent for
+  ``lost_after`` seconds is dropped, and its trial goes back to KerasTuner's own retry queue (same id and
+  hyperparameters; a trial that lost two workers is failed instead, its budget slot given back); while
+  trials run, a worker that would be told STOPPED is told IDLE, so it is still there to take a trial
+  that is lost later; results from a worker for a trial it no longer owns are ignored; three
+  consecutive failures end the search (``fatal``) instead of hanging the chief.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from typing import Any, Callable
+
+HEARTBEAT = "heartbeat:"  # update_trial(trial_id="heartbeat:<tuner id>", {}) is a beat, not a result
+MAX_LOSSES = 2  # a trial whose worker was lost this often is failed rather than retried again
+
+
+def install_chief_server(address: str, should_stop: Callable[[], BaseException | None], poll: float = 0.5,
+                         grace: float = 1.0) -> None:
+    """Serve the oracle on ``address`` (``host:port``) until the search ends, ``should_stop()`` returns an
+    exception (raised), or the oracle records a fatal error."""
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    from autosearch.errors import DistributedError
+
+    def start_server(oracle: Any) -> None:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
+        servicer = oracle_chief.OracleServicer(oracle)
+        oracle.servicer = servicer
+        protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+        try:
+            server.add_insecure_port(address)
+        except RuntimeError:
+            raise DistributedError(f"the chief cannot listen on {address}: the port is taken or the address is "
+                                   "not this machine's; pass another --port (or --host).") from None
+        server.start()
+        try:
+            while not (servicer.stop_triggered and oracle_chief.exit_chief(oracle)) and not oracle.fatal:
+                stop = should_stop()
+                if stop is not None:
+                    raise stop
+                time.sleep(poll)
+        finally:
+            server.stop(grace).wait()
+
+    oracle_chief.start_server = start_server
+
+
+class _Hardened:
+    """Put in front of the chief oracle's own class (GreedyOracle, RandomSearchOracle, ...)."""
+
+    def _harden(self, lost_after: float, on_lost: Callable[[str, str | None, str], None],
+                budget_exhausted: Callable[[], bool], log: Callable[[str], None], poll: float) -> None:
+        self._lost_after, self._on_lost, self._budget_exhausted, self._log = lost_after, on_lost, budget_exhausted, log
+        self._heard: dict[str, float] = {}  # tuner id -> chief time of its last call or beat
+        self._losses: collections.Counter = collections.Counter()  # trial id -> workers lost running it
+        self.lost: list[tuple[str, str | None, float]] = []  # (tuner id, trial id, seconds silent)
+        self.workers_seen: set[str] = set()
+        self.fatal: str | None = None
+        self.servicer: Any = None
+        threading.Thread(target=self._reaper_loop, args=(poll,), name="autosearch-reaper", daemon=True).start()
+
+    def _owner(self, trial_id: str) -> str | None:
+        return next((tuner for tuner, t in self.ongoing_trials.items() if t.trial_id == trial_id), None)
+
+    def create_trial(self, tuner_id: str) -> Any:
+        from keras_tuner.src.engine.trial import TrialStatus as TS
+
+        with _locked(self):
+            self._heard[tuner_id] = time.time()
+            if tuner_id not in self.workers_seen:
+                self.workers_seen.add(tuner_id)
+                self._log(f"worker {tuner_id} joined")
+            if self.max_trials and self._budget_exhausted() and len(self.trials) < self.max_trials:
+                self.max_trials = len(self.trials)  # the time budget is spent: no new trial
+            known = tuner_id in self.ongoing_trials
+            trial = super().create_trial(tuner_id)
+            if trial.status == TS.STOPPED and self.ongoing_trials:
+                self.tuner_ids.add(tuner_id)  # stay: a running trial may still lose its worker
+                trial.status = TS.IDLE
+            elif trial.status == TS.RUNNING and not known:
+                self._log(f"trial {trial.trial_id} -> {tuner_id}")
+            return trial
+
+    def update_trial(self, trial_id: str, metrics: Any, step: int = 0) -> Any:
+        from keras_tuner.src.engine.trial import Trial, TrialStatus
+
+        with _locked(self):
+            if trial_id.startswith(HEARTBEAT):
+                self._heard[trial_id[len(HEARTBEAT):]] = time.time()
+                return Trial(self.hyperparameters, trial_id=trial_id, status=TrialStatus.RUNNING)
+            owner = self._owner(trial_id)
+            if owner is None:
+                self._log(f"ignored a result for trial {trial_id} from a worker that no longer runs it")
+                return self.trials[trial_id]
+            self._heard[owner] = time.time()
+            return super().update_trial(trial_id, metrics, step=step)
+
+    def end_trial(self, trial: Any) -> None:
+        with _locked(self):
+            owner = self._owner(trial.trial_id)
+            if owner is None:
+                self._log(f"ignored the end of trial {trial.trial_id} from a worker that no longer runs it")
+                return
+            self._heard[owner] = time.time()
+            self._end(trial)
+            self._log(f"trial {trial.trial_id} {self.trials[trial.trial_id].status} by {owner}")
+
+    def _end(self, trial: Any) -> None:
+        try:
+            super().end_trial(trial)
+        except RuntimeError as exc:  # consecutive failures: KerasTuner gives up; so does the chief
+            self.fatal = " ".join(str(exc).split())[:300]
+            raise
+
+    def _reap_once(self) -> None:
+        from keras_tuner.src.engine.trial import TrialStatus as TS
+
+        lost: list[tuple[str, str | None, str]] = []
+        with _locked(self):
+            now = time.time()
+            for tuner_id in sorted(self.tuner_ids):
+                silent = now - self._heard.get(tuner_id, now)
+                if silent < self._lost_after:
+                    continue
+                self.tuner_ids.discard(tuner_id)
+                trial = self.ongoing_trials.pop(tuner_id, None)
+                self.lost.append((tuner_id, trial and trial.trial_id, round(silent, 1)))
+                message = f"worker {tuner_id} lost: not heard of for {silent:.0f} s"
+                if trial is None:
+                    self._log(f"{message}; it ran no trial")
+                    continue
+                self._losses[trial.trial_id] += 1
+                trial.message = message
+                if self._losses[trial.trial_id] < MAX_LOSSES:
+                    trial.status = TS.INVALID  # KerasTuner's retry path: the next worker that asks re-runs it
+                    self._retry_queue.append(trial.trial_id)
+                    self._save_trial(trial)
+                    self.save()
+                    self._log(f"{message}; trial {trial.trial_id} goes to the next worker")
+                else:
+                    trial.status = TS.FAILED
+                    self.ongoing_trials[tuner_id] = trial  # end_trial pops it
+                    self._end(trial)
+                    if self.max_trials:
+                        self.max_trials += 1
+                    self._log(f"{message}; trial {trial.trial_id} lost {MAX_LOSSES} workers and is failed")
+                lost.append((tuner_id, trial.trial_id, message))
+        for args in lost:  # tracker writes outside the oracle's lock
+            self._on_lost(*args)
+
+    def _reaper_loop(self, poll: float) -> None:
+        while True:
+            time.sleep(poll)
+            try:
+                self._reap_once()
+            except Exception as exc:  # noqa: BLE001 - keep the reaper alive; say why
+                self._log(f"reaper error: {type(exc).__name__}: {exc}"[:300])
+
+
+class _locked:
+    """KerasTuner's per-oracle lock (``@synchronized``), re-entrant for the thread that holds it."""
+
+    def __init__(self, oracle: Any):
+        from keras_tuner.src.engine import oracle as oracle_module
+
+        self.oracle, self.module, self.acquired = oracle, oracle_module, False
+
+    def __enter__(self) -> None:
+        name = threading.current_thread().name
+        if self.module.THREADS[self.oracle] != name:
+            self.module.LOCKS[self.oracle].acquire()
+            self.module.THREADS[self.oracle] = name
+            self.acquired = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.acquired:
+            self.module.THREADS[self.oracle] = None
+            self.module.LOCKS[self.oracle].release()
+
+
+def harden(oracle: Any, lost_after: float, on_lost: Callable[[str, str | None, str], None],
+           budget_exhausted: Callable[[], bool] = lambda: False, log: Callable[[str], None] = lambda m: None,
+           poll: float = 1.0) -> Any:
+    """Turn the chief's oracle into a ``_Hardened`` one (see the module doc); ``on_lost(tuner id, trial id,
+    message)`` is called for each trial whose worker was lost."""
+    cls = oracle.__class__
+    oracle.__class__ = type(f"Hardened{cls.__name__}", (_Hardened, cls), {})
+    oracle._harden(lost_after, on_lost, budget_exhausted, log, poll)
+    return oracle
+
+
+def chief_env(address: str, tuner_id: str) -> None:
+    """The environment that switches KerasTuner to distributed mode in this process (chief iff the tuner id
+    contains ``chief``: KerasTuner's own test)."""
+    host, _, port = address.rpartition(":")
+    os.environ.update(KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=port, KERASTUNER_TUNER_ID=tuner_id)

@@ -1,0 +1,230 @@
+"""One search on many processes: KerasTuner's distributed mode, tracked.
+
+The chief (``run_chief_trials``) serves the oracle over gRPC and trains nothing; each worker
+(``run_worker_trials``) asks it for trials, trains them in the shared run directory and records them
+in the shared tracker under the run's id with its worker id (``extra["worker"]``). The chief returns
+once every trial has ended, loads the best one (by the tracker's records, which every worker wrote)
+and hands it to the caller like ``runner.run_trials`` does. What the stock chief lacks (a heartbeat, a
+lost worker's trial given to another, a bounded wait for a dead chief) is in ``chief_oracle`` and here.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from autosearch.config import PipelineConfig
+from autosearch.data import SplitData
+from autosearch.errors import ChiefLost, SearchError
+from autosearch.tracking import Tracker, TrialKind, TrialState
+from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
+from autosearch.tuning.chief_oracle import HEARTBEAT, chief_env, harden, install_chief_server
+from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
+from autosearch.tuning.progress import Progress
+from autosearch.tuning.runner import SearchOutcome, log_baselines
+
+CHIEF_ID = "chief"
+BEAT_EVERY = 2.0  # seconds between a worker's beats
+LOST_AFTER = 20.0  # default seconds of silence after which a worker (or, for a worker, the chief) is lost
+CONNECT_TIMEOUT = 300.0  # how long a worker started before its chief waits for the first answer
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the chief listens (``host:port`` to bind) and how long silence means a lost process."""
+
+    bind: str
+    lost_after: float = LOST_AFTER
+
+
+def _callbacks(cfg: PipelineConfig, run_dir: Path) -> list:
+    import keras
+
+    # Our own EarlyStopping keeps AutoKeras from retraining the best model after the search (final_fit).
+    return [keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
+                                          patience=cfg.search.patience or cfg.search.epochs),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"))]
+
+
+def search_trials(tracker: Tracker, run_id: str) -> list[Any]:
+    return [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
+
+
+def close_lost_trial(tracker: Tracker, run_id: str, tuner_id: str, keras_trial_id: str | None, message: str) -> None:
+    """Record the RUNNING tracker rows of a lost worker's trial INTERRUPTED (the chief calls it)."""
+    print(f"warning: {message}" + (f"; its trial {keras_trial_id} is recorded INTERRUPTED" if keras_trial_id else ""),
+          file=sys.stderr, flush=True)
+    for t in tracker.find_trials([run_id], states=[TrialState.RUNNING], kinds=[TrialKind.SEARCH]):
+        if (t.extra or {}).get("worker") == tuner_id and t.keras_trial_id in (keras_trial_id, None):
+            tracker.finish_trial(t.trial_id, TrialState.INTERRUPTED, ended_at=time.time(), error=message)
+
+
+def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
+                     progress: Progress, cluster: Cluster) -> SearchOutcome:
+    """Score the baselines, then serve the oracle on ``cluster.bind`` until every trial has ended;
+    return the best trial the workers recorded. Raises ``SearchError`` when none completed."""
+    chief_env(cluster.bind, CHIEF_ID)
+    quiet_tensorflow()
+    import autokeras as ak
+    from autokeras import pipeline as ak_pipeline
+
+    from autosearch.tuning.resume import install_atomic_json
+
+    install_atomic_json()
+    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir)
+    if cfg.search.baselines:
+        log_baselines(tracker, run_id, cfg, split, progress)
+    set_global_seed(cfg.search.seed)
+    tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
+    # overwrite=False always: a project removed by one process would vanish under the others.
+    auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=False)
+    oracle = harden(auto_model.tuner.oracle, cluster.lost_after,
+                    lambda tuner, trial, why: close_lost_trial(tracker, run_id, tuner, trial, why),
+                    hooks.budget_exhausted, progress.message)
+    install_chief_server(cluster.bind, lambda: hooks.stop_requested)
+    progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
+    try:
+        fit(auto_model, cfg, split, cfg.search.epochs, _callbacks(cfg, run_dir), hooks)
+    except Exception as exc:
+        if oracle.fatal or not _completed(tracker, run_id):
+            raise _failure(tracker, run_id, oracle.fatal) from exc
+        raise
+    search = search_trials(tracker, run_id)
+    done = [t for t in search if t.state is TrialState.COMPLETED and t.objective is not None]
+    best = best_of([t.objective for t in done], cfg.search.direction)
+    if best is None:
+        raise _failure(tracker, run_id, oracle.fatal)
+    row = done[best[0]]
+    tuner = auto_model.tuner
+    model = tuner.load_model(tuner.oracle.get_trial(row.keras_trial_id))
+    pipeline = ak_pipeline.load_pipeline(tuner._pipeline_path(row.keras_trial_id))
+    return SearchOutcome(row.trial_id, row.objective, len(search), model, pipeline)
+
+
+def _completed(tracker: Tracker, run_id: str) -> bool:
+    return any(t.state is TrialState.COMPLETED for t in search_trials(tracker, run_id))
+
+
+def _failure(tracker: Tracker, run_id: str, fatal: str | None) -> SearchError:
+    errors = "; ".join(sorted({t.error for t in search_trials(tracker, run_id) if t.error}))
+    if fatal:
+        return SearchError(f"run {run_id}: KerasTuner stopped the search after consecutive failed trials "
+                           f"({errors or fatal}); the completed ones are in 'autosearch leaderboard {run_id}'.")
+    return SearchError(f"run {run_id}: no trial completed ({errors or 'no worker ran a trial'}).")
+
+
+class _WorkerDone(Exception):
+    """Raised from ``on_search_end`` on a worker: the chief said STOPPED; skip AutoKeras' post-search steps
+    (they would ask the chief for the best model, which only the chief loads)."""
+
+
+class ChiefWatch:
+    """A worker's beat to its chief, every ``BEAT_EVERY`` s from its first answer on. After ``lost_after``
+    s without an answer the chief is lost: the running trial stops at its next batch (``stop``), and a
+    worker still not out ``lost_after`` s later (stuck in a call) exits at once."""
+
+    def __init__(self, chief: str, tuner_id: str, lost_after: float, stop: Callable[[ChiefLost], None]):
+        self.chief, self.tuner_id, self.lost_after, self.stop = chief, tuner_id, lost_after, stop
+        self._done = threading.Event()
+        self.lost: ChiefLost | None = None
+
+    def start(self, stub: Any) -> None:
+        threading.Thread(target=self._run, args=(stub,), name="autosearch-chief-watch", daemon=True).start()
+
+    def _run(self, stub: Any) -> None:
+        import grpc
+        from keras_tuner.src import protos
+
+        request = protos.get_service().UpdateTrialRequest(trial_id=HEARTBEAT + self.tuner_id, metrics={}, step=0)
+        last_ok = time.monotonic()
+        while not self._done.wait(BEAT_EVERY):
+            try:
+                stub.UpdateTrial(request, timeout=min(5.0, self.lost_after), wait_for_ready=False)
+                last_ok = time.monotonic()
+            except grpc.RpcError:
+                if time.monotonic() - last_ok >= self.lost_after:
+                    break
+        if self._done.is_set():
+            return
+        self.lost = ChiefLost(f"worker {self.tuner_id}: the chief at {self.chief} has not answered for "
+                              f"{self.lost_after:.0f} s; this worker stops (its trial is recorded INTERRUPTED).")
+        self.stop(self.lost)
+        if not self._done.wait(self.lost_after):
+            import os
+
+            print(f"{type(self.lost).__name__}: {self.lost}", file=sys.stderr, flush=True)
+            os._exit(ChiefLost.exit_code)
+
+    def close(self) -> None:
+        self._done.set()
+
+
+def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
+                      progress: Progress, chief: str, tuner_id: str, lost_after: float = LOST_AFTER) -> int:
+    """Train the trials the chief at ``chief`` hands out until it says STOPPED; returns how many this worker
+    ran. Raises ``ChiefLost`` when the chief stops answering."""
+    import grpc
+
+    chief_env(chief, tuner_id)
+    quiet_tensorflow()
+    import autokeras as ak
+    from keras_tuner.src.distribute import oracle_client
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    from autosearch.tuning.resume import install_atomic_json
+
+    install_atomic_json()
+    oracle_client.TIMEOUT = CONNECT_TIMEOUT  # the chief may start after its workers
+
+    def attempts_of(keras_trial_id: str) -> int:  # a retried trial gets a new row: <n>-a2, <n>-a3...
+        return sum(1 for t in search_trials(tracker, run_id) if t.keras_trial_id == keras_trial_id)
+
+    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir, worker=tuner_id, attempts_of=attempts_of)
+    watch = ChiefWatch(chief, tuner_id, lost_after, lambda lost: setattr(hooks, "stop_requested", lost))
+    base = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
+
+    class Worker(base):  # type: ignore[misc, valid-type]
+        def reload(self) -> None:
+            """Workers never load or save the oracle: the chief's is the only one."""
+
+        def pre_create_trial(self) -> None:
+            """The chief's oracle applies the time budget (it cannot be set through the gRPC client)."""
+
+        def on_search_begin(self) -> None:
+            super().on_search_begin()
+            oracle_client.TIMEOUT = lost_after  # first contact made: from now on a silent chief is lost
+            create = self.oracle.create_trial
+
+            def create_trial(tuner: str) -> Any:
+                trial = create(tuner)
+                if trial.status == TrialStatus.IDLE:
+                    time.sleep(1.0)  # KerasTuner re-asks at once; the chief answers IDLE while others train
+                return trial
+
+            self.oracle.create_trial = create_trial
+            watch.start(self.oracle.stub)
+
+        def on_search_end(self) -> None:
+            raise _WorkerDone()
+
+    Worker.__name__ = Worker.__qualname__ = f"Worker{base.__name__}"
+    auto_model = build_auto_model(cfg, split, run_dir, Worker, overwrite=False)
+    progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
+    try:
+        fit(auto_model, cfg, split, cfg.search.epochs, _callbacks(cfg, run_dir), hooks)
+    except _WorkerDone:
+        pass
+    except BaseException as exc:
+        lost = watch.lost or (ChiefLost(f"worker {tuner_id}: lost the chief at {chief} ({exc.code().name})")
+                              if isinstance(exc, grpc.RpcError) else None)
+        hooks.abort_current(lost or exc)
+        if lost is not None:
+            raise lost from None
+        raise
+    finally:
+        watch.close()
+    return len(hooks.finished())
