@@ -68,6 +68,7 @@ def search(out: str, argv: list[str]) -> int:
     t_import = time.perf_counter()
     import autosearch.workflows.search as workflow
     from autosearch import cli
+    from autosearch.cli import search as cli_search
     from autosearch.export import bundle, evaluate
     from autosearch.tuning import hooks, runner
 
@@ -78,7 +79,7 @@ def search(out: str, argv: list[str]) -> int:
     timers.wrap(evaluate, "write_predictions", "predictions")
     timers.wrap(bundle, "write_bundle", "bundle")
     timers.wrap(workflow, "_write_run_report", "report")
-    timers.wrap(cli, "_print_outcome", "print_outcome")
+    timers.wrap(cli_search, "print_outcome", "print_outcome")
     for name in ("trial_begin", "fit_begin", "epoch_end", "trial_end"):
         timers.wrap(hooks.TrialHooks, name, f"hook.{name}")
     if any(a.startswith("clearml") for a in argv):

@@ -1,0 +1,195 @@
+"""What a search leaves: bundles and predictions, leaderboards, reports, comparisons, reproductions, and
+housekeeping of runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from autosearch.cli.parsing import SubCommand, confirm, non_negative, positive
+
+FORMATS = ["table", "markdown", "csv", "json"]
+
+
+def register(sub: SubCommand) -> None:
+    e = sub("export", "write a run's best (or a given) trial as a bundle", cmd_export)
+    e.add_argument("run_id", nargs="?", help="run id (default: the newest run)")
+    e.add_argument("--trial", help="trial id (<run id>/<n> or just <n>; default: the best trial)")
+    e.add_argument("--out", type=Path, help="bundle directory (default: <run dir>/export or exports/<trial>)")
+    e.add_argument("--h5", action="store_true", help="skip the SavedModel and write the H5 fallback")
+
+    p = sub("predict", "predict raw inputs with an exported bundle", cmd_predict, tracker=False)
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--input", required=True, help="CSV file (text or tables), or image file(s)/folder")
+    p.add_argument("--output", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
+    p.add_argument("--batch-rows", type=positive, default=10_000, help="rows read and predicted at a time")
+
+    lb = sub("leaderboard", "the trials of a run (default: the newest), ranked", cmd_leaderboard)
+    lb.add_argument("run_id", nargs="?")
+    lb.add_argument("--all-runs", action="store_true")
+    lb.add_argument("--task", help="only runs of this task or pipeline")
+    lb.add_argument("--status", help="completed, failed, invalid, interrupted or running")
+    lb.add_argument("--kind", help="search, baseline or reproduction")
+    lb.add_argument("--sort", help="column to sort by (-column: descending); default: objective")
+    lb.add_argument("--top", type=positive)
+    lb.add_argument("--format", default="table", choices=FORMATS)
+
+    r = sub("runs", "list runs", cmd_runs)
+    r.add_argument("--format", default="table", choices=FORMATS)
+
+    rm = sub("rm", "delete runs: directory and tracker rows", cmd_rm)
+    rm.add_argument("run_ids", nargs="+")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    gc = sub("gc", "delete failed/interrupted runs and trial checkpoints", cmd_gc)
+    gc.add_argument("--keep-best", action="store_true", help="keep each run's best trial checkpoint")
+    gc.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    rep = sub("report", "write self-contained HTML reports (run + index of all runs)", cmd_report)
+    rep.add_argument("run_ids", nargs="*", help="runs to report (default: the newest; --all-runs for all)")
+    rep.add_argument("--all-runs", action="store_true")
+    rep.add_argument("--out", type=Path, help="directory (default: <home>/reports)")
+
+    rp = sub("reproduce", "re-run a trial from its hyperparameters and seed; does its result hold?", cmd_reproduce)
+    rp.add_argument("trial_id")
+    rp.add_argument("--allow-data-change", action="store_true", help="reproduce even if the data fingerprint changed")
+    rp.add_argument("--tolerance", type=non_negative, default=1e-6,
+                    help="largest objective difference that still holds (>= 0)")
+    rp.add_argument("--export", action="store_true", help="also write a bundle of the reproduced model")
+
+    up = sub("clearml-upload", "import a run's offline ClearML session into the configured server",
+             cmd_clearml_upload)
+    up.add_argument("run_id")
+
+    c = sub("compare", "two trials or two runs side by side", cmd_compare)
+    c.add_argument("a")
+    c.add_argument("b")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.workflows.export import export_run
+
+    path = export_run(get_tracker(args.tracker), args.run_id, args.trial, args.out, force_h5=args.h5)
+    manifest = json.loads((path / "manifest.json").read_text())
+    formats = ", ".join(manifest["formats"])
+    print(f"Bundle of {manifest['trial_id']} written to {path} ({formats}; "
+          f"max difference after reload {max(manifest['verification']['max_abs_diff'].values()):.2g})")
+    if manifest.get("h5_fallback_reason"):
+        print(f"H5 fallback: {manifest['h5_fallback_reason']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from autosearch.export.serve import predict_file
+
+    n, fmt = predict_file(args.bundle, args.input, args.output, fmt=args.format, batch_rows=args.batch_rows)
+    print(f"{n} predictions written to {args.output} (model format: {fmt})")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.leaderboard import leaderboard
+    from autosearch.views.render import render, run_header
+
+    frame = leaderboard(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
+                        sort=args.sort, top=args.top, tracker=args.tracker)
+    out = render(frame, args.format)
+    if args.format in ("table", "markdown"):
+        tracker = get_tracker(args.tracker)
+        for run_id in dict.fromkeys(frame["run_id"]) if len(frame) else []:
+            print(run_header(tracker.get_run(run_id)))
+    print(out, end="" if out.endswith("\n") else "\n")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.render import display_runs, markdown_table, text_table
+    from autosearch.views.runs import runs_frame
+
+    frame = runs_frame(get_tracker(args.tracker))
+    if args.format in ("csv", "json"):
+        print(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", date_format="iso"),
+              end="")
+        return 0
+    print((markdown_table if args.format == "markdown" else text_table)(display_runs(frame)))
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.workflows.housekeeping import delete_run
+
+    tracker = get_tracker(args.tracker)
+    runs = [tracker.get_run(r) for r in args.run_ids]  # unknown ids fail before anything is deleted
+    if not confirm(f"delete {len(runs)} run(s) ({', '.join(args.run_ids)}) and their trials?", args.yes):
+        print("nothing deleted")
+        return 1
+    for run in runs:
+        path = delete_run(tracker, run.run_id)
+        print(f"deleted run {run.run_id}" + (f" and {path}" if path else ""))
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.workflows.housekeeping import apply_gc, gc_plan
+
+    tracker = get_tracker(args.tracker)
+    plan = gc_plan(tracker, keep_best=args.keep_best)
+    if not plan.runs and not plan.checkpoints:
+        print("nothing to clean up")
+        return 0
+    what = f"{len(plan.runs)} failed/interrupted run(s) and {len(plan.checkpoints)} trial checkpoint(s) " \
+           f"({plan.bytes / 2**20:.1f} MB of checkpoints)"
+    if not confirm(f"delete {what}?", args.yes):
+        print("nothing deleted")
+        return 1
+    apply_gc(tracker, plan)
+    print(f"deleted {what}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.report import write_report
+
+    tracker = get_tracker(args.tracker)
+    ids = [r.run_id for r in tracker.list_runs()] if args.all_runs else args.run_ids
+    for path in write_report(tracker, ids or None, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.tuning.progress import Progress
+    from autosearch.workflows.reproduce import render, reproduce
+
+    result = reproduce(get_tracker(args.tracker), args.trial_id, allow_data_change=args.allow_data_change,
+                       tolerance=args.tolerance, export=args.export, progress=Progress())
+    print(render(result))
+    return 0 if result.holds else 1
+
+
+def cmd_clearml_upload(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.tracking.clearml import upload_offline_session
+
+    run = get_tracker(args.tracker).get_run(args.run_id)
+    record = upload_offline_session(run.run_dir)
+    print(f"uploaded run {run.run_id} as ClearML task {record['uploaded_task_id']}"
+          + (" with its bundle as output model" if record.get("output_model_published") else ""))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.views.compare import compare, render_compare
+
+    print(render_compare(compare(get_tracker(args.tracker), args.a, args.b)))
+    return 0
