@@ -90,7 +90,7 @@ REGRESSION = ["search", "--pipeline", "structured_regression"]
 BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
     # pipeline and flags
     "unknown pipeline": (lambda t: ["search", "--pipeline", "video"],
-                         ["pipeline file 'pipelines/video.toml' not found", "known pipelines: image, structured"]),
+                         ["pipeline file 'pipelines/video.toml' not found", "known pipelines: ", "image, structured, structured_regression, text"]),
     "unknown pipeline key": (lambda t: ["search", "--pipeline", pipeline(t, search="trials = 3")],
                              ["unknown key 'search.trials'", "allowed keys in [search]", "max_trials"]),
     "invalid TOML": (lambda t: ["search", "--pipeline", pipeline(t, top="name = ")], ["invalid TOML", "line"]),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PIPELINES
+from conftest import PIPELINES, ROOT
 
 from autosearch.config import TUNERS, load_pipeline
 from autosearch.data import prepare_data
@@ -107,8 +107,6 @@ def test_ctrl_c_and_sigterm_mark_the_running_trial_and_the_run_interrupted(signu
     import sqlite3
     import subprocess
     import time
-
-    from conftest import ROOT
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "autosearch", "search", "--max-rows", "300", "--max-trials", "1", "--epochs", "500",

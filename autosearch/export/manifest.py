@@ -26,9 +26,10 @@ def input_schema(split: SplitData) -> dict[str, Any]:
 
 def bundle_manifest(cfg: PipelineConfig, split: SplitData, run_id: str, trial_id: str,
                     objective: float | None, scores: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    layout = input_layout(cfg.graph)  # only a several-input graph has one
     return {
         "run_id": run_id, "trial_id": trial_id, "pipeline": cfg.name, "task": cfg.task, "kind": cfg.kind,
-        "problem": cfg.problem, "input": {**input_schema(split), "layout": input_layout(cfg.graph)},
+        "problem": cfg.problem, "input": {**input_schema(split), **({"layout": layout} if layout else {})},
         "class_names": list(split.dataset.class_names) if split.dataset.class_names else None,
         "objective": {"name": cfg.search.objective, "direction": cfg.search.direction, "value": objective},
         "scores": dict(scores or {}), "data_fingerprint": split.fingerprint,
