@@ -11,11 +11,11 @@ import sys
 import traceback
 from typing import Any, Sequence
 
-from autosearch.cli import results, search
+from autosearch.cli import distributed, results, search
 from autosearch.cli.parsing import Parser, subcommand_factory
 from autosearch.errors import AutosearchError, Terminated
 
-MODULES = (search, results)  # the order of `autosearch --help`
+MODULES = (search, distributed, results)  # the order of `autosearch --help`
 
 
 def parser() -> Parser:

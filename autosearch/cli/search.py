@@ -32,6 +32,9 @@ def register(sub: SubCommand) -> None:
     add_pipeline_options(s)
     add_outcome_options(s)
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
+    from autosearch.cli.distributed import add_workers_option
+
+    add_workers_option(s)
 
     rs = sub("resume", "continue a stopped run (Ctrl-C, kill, crash) with the same id and budget", cmd_resume)
     rs.add_argument("run_id", help="the run to continue (autosearch runs lists them; INTERRUPTED ones say so)")
@@ -73,6 +76,10 @@ def pipeline_of(args: argparse.Namespace) -> Any:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    if getattr(args, "workers", None):  # a chief and N workers on this machine
+        from autosearch.cli.distributed import cmd_launch
+
+        return cmd_launch(args)
     from autosearch.data import prepare_data
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
     from autosearch.tracking.registry import offline_uri

@@ -131,13 +131,21 @@ class ChiefWatch:
         self.chief, self.tuner_id, self.lost_after, self.stop = chief, tuner_id, lost_after, stop
         self._done = threading.Event()
         self.lost: ChiefLost | None = None
+        self.channel: Any = None
 
-    def start(self, stub: Any) -> None:
-        threading.Thread(target=self._run, args=(stub,), name="autosearch-chief-watch", daemon=True).start()
+    def start(self, client: Any) -> None:
+        """Give the worker's oracle client a channel of ours (closed when the chief is lost, which ends a call
+        blocked on it at once) and start beating on it."""
+        import grpc
+        from keras_tuner.src import protos
+
+        self.channel = grpc.insecure_channel(self.chief)
+        client.stub = protos.get_service_grpc().OracleStub(self.channel)
+        threading.Thread(target=self._run, args=(client.stub,), name="autosearch-chief-watch", daemon=True).start()
 
     def _run(self, stub: Any) -> None:
         import grpc
-        from keras_tuner.src import protos
+        from keras_tuner.src import config, protos
 
         request = protos.get_service().UpdateTrialRequest(trial_id=HEARTBEAT + self.tuner_id, metrics={}, step=0)
         last_ok = time.monotonic()
@@ -152,7 +160,9 @@ class ChiefWatch:
             return
         self.lost = ChiefLost(f"worker {self.tuner_id}: the chief at {self.chief} has not answered for "
                               f"{self.lost_after:.0f} s; this worker stops (its trial is recorded INTERRUPTED).")
+        config.DEBUG = False  # KerasTuner would print the traceback of every call the closed channel ends
         self.stop(self.lost)
+        self.channel.close()
         if not self._done.wait(self.lost_after):
             import os
 
@@ -206,7 +216,12 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
                 return trial
 
             self.oracle.create_trial = create_trial
-            watch.start(self.oracle.stub)
+            watch.start(self.oracle)
+
+        def on_trial_end(self, trial: Any) -> None:
+            if watch.lost:  # nobody to report to: the except below records the trial INTERRUPTED
+                raise watch.lost
+            super().on_trial_end(trial)
 
         def on_search_end(self) -> None:
             raise _WorkerDone()
@@ -219,8 +234,8 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
     except _WorkerDone:
         pass
     except BaseException as exc:
-        lost = watch.lost or (ChiefLost(f"worker {tuner_id}: lost the chief at {chief} ({exc.code().name})")
-                              if isinstance(exc, grpc.RpcError) else None)
+        lost = watch.lost or (ChiefLost(f"worker {tuner_id}: lost the chief at {chief} ({exc.code().name}); "
+                                        "this worker stops.") if isinstance(exc, grpc.RpcError) else None)
         hooks.abort_current(lost or exc)
         if lost is not None:
             raise lost from None
