@@ -19,14 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from autosearch.tracking.records import (
-    EpochMetrics,
-    RunInfo,
-    RunStatus,
-    TrialKind,
-    TrialRecord,
-    TrialState,
-)
+from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialKind, TrialRecord, TrialState
 
 
 class TrackerWriter(ABC):

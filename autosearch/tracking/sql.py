@@ -26,14 +26,7 @@ from autosearch.errors import (
 )
 from autosearch.tracking import liveness, sqlschema
 from autosearch.tracking.base import Tracker
-from autosearch.tracking.records import (
-    EpochMetrics,
-    RunInfo,
-    RunStatus,
-    TrialKind,
-    TrialRecord,
-    TrialState,
-)
+from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialKind, TrialRecord, TrialState
 from autosearch.tracking.sqlrows import (
     EPOCH_COLUMNS,
     RUN_COLUMNS,

@@ -12,14 +12,7 @@ import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from autosearch.tracking import liveness
-from autosearch.tracking.records import (
-    EpochMetrics,
-    RunInfo,
-    RunStatus,
-    TrialKind,
-    TrialRecord,
-    TrialState,
-)
+from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialKind, TrialRecord, TrialState
 from autosearch.tracking.sqlschema import Dialect
 
 RUN_COLUMNS = ("run_id, pipeline, task, dataset, seed, status, started_at, ended_at, best_trial_id, config, data,"
