@@ -75,8 +75,11 @@ class TrackerWriter(ABC):
         trainable_params: int | None = None,
         error: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
     ) -> None:
-        """Move a RUNNING trial to a finished ``state``.
+        """Move a RUNNING trial to a finished ``state``; ``extra`` is merged into the recorded one, and
+        ``hyperparameters``, when given, replace the recorded ones (a model's build can register
+        conditional hyperparameters that were unknown when the trial began).
 
         Raises ``UnknownTrialError`` for an unknown id, ``TrialFinishedError``
         if it is already finished, and ``ValueError`` if ``state`` is RUNNING.

@@ -245,7 +245,7 @@ class SQLTracker(Tracker):
 
     def finish_trial(self, trial_id: str, state: TrialState, *, ended_at: float, objective: float | None = None,
                      best_epoch: int | None = None, trainable_params: int | None = None, error: str | None = None,
-                     extra: Mapping[str, Any] | None = None) -> None:
+                     extra: Mapping[str, Any] | None = None, hyperparameters: Mapping[str, Any] | None = None) -> None:
         state = TrialState(state)
         if not state.is_finished():
             raise ValueError("finish_trial needs a finished state, got RUNNING")
@@ -255,6 +255,8 @@ class SQLTracker(Tracker):
             tx.run("UPDATE trials SET state=?, ended_at=?, objective=?, best_epoch=?, trainable_params=?, error=?,"
                    " extra=? WHERE trial_id=?", (state.value, ended_at, objective, best_epoch, trainable_params,
                                                   error, dumps({**old, **(extra or {})}), trial_id))
+            if hyperparameters is not None:
+                tx.run("UPDATE trials SET hyperparameters=? WHERE trial_id=?", (dumps(dict(hyperparameters)), trial_id))
 
         self._write(write)
 

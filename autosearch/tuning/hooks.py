@@ -74,6 +74,7 @@ class LiveTrial:
     params: int | None = None
     summary_path: str | None = None
     sampler: ResourceSampler | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # as recorded when the trial began
     objective: float | None = None  # set when the trial ends
     error: str | None = None
     ended: bool = False
@@ -145,9 +146,10 @@ class TrialHooks:
         live = LiveTrial(self.full_id(trial), trial.trial_id,
                          first_epoch=int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
         self.trials[live.trial_id] = self.current = live
+        live.hyperparameters = dict(trial.hyperparameters.values)
         record = TrialRecord(
             trial_id=live.trial_id, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
-            hyperparameters=dict(trial.hyperparameters.values), seed=self.seed_for(trial), started_at=time.time(),
+            hyperparameters=live.hyperparameters, seed=self.seed_for(trial), started_at=time.time(),
             extra={"keras_trial_id": trial.trial_id, **({"worker": self.worker} if self.worker else {})},
         )
         if self.as_trial:
@@ -190,10 +192,13 @@ class TrialHooks:
         extra = {"keras_tuner_status": kt_status, **live.resources()}
         if live.summary_path:
             extra["model_summary"] = live.summary_path
+        grown = dict(trial.hyperparameters.values)
         self.tracker.finish_trial(
             live.trial_id, state, ended_at=time.time(), objective=live.objective,
             best_epoch=live.first_epoch + best[0] if completed else None,
             trainable_params=live.params, error=live.error, extra=extra,
+            # the build registers conditional hyperparameters the oracle did not know at the trial's begin
+            hyperparameters=None if self.as_trial or grown == live.hyperparameters else grown,
         )
         live.ended, self.current = True, None
         best_live = self.best()

@@ -97,6 +97,18 @@ def test_trial_records_epochs_and_final_result(tracker: Tracker) -> None:
     assert tracker.list_trials(RUN_ID, with_epochs=True) == [trial]
 
 
+def test_hyperparameters_given_at_finish_replace_those_recorded_at_the_start(tracker: Tracker) -> None:
+    # A model's build registers conditional hyperparameters the tuner did not know when the trial began.
+    tracker.start_run(make_run())
+    tracker.log_trial(make_trial())
+    grown = {"learning_rate": 0.001, "text_block/dropout": 0.0, "rnn_units": 32}
+    tracker.finish_trial(TRIAL, TrialState.COMPLETED, ended_at=1002.0, objective=0.5, hyperparameters=grown)
+    assert tracker.get_trial(TRIAL).hyperparameters == grown
+    tracker.log_trial(make_trial(f"{RUN_ID}/1"))
+    tracker.finish_trial(f"{RUN_ID}/1", TrialState.COMPLETED, ended_at=1003.0, objective=0.4)
+    assert tracker.get_trial(f"{RUN_ID}/1").hyperparameters == make_trial().hyperparameters  # kept when not given
+
+
 def test_finished_trial_cannot_be_updated(tracker: Tracker) -> None:
     tracker.start_run(make_run())
     tracker.log_trial(make_trial())
