@@ -24,7 +24,7 @@ from autosearch.fileio import sha256_file
 
 # Which embedded data set serves which input kind.
 EMBEDDED = {
-    "rotten_tomatoes": "text",
+    **{name: "text" for name in embedded.TEXT_CORPORA},
     "digits": "image",
     "breast_cancer": "structured",
     "diabetes": "structured",
@@ -217,8 +217,8 @@ def _load_embedded(cfg: PipelineConfig, name: str) -> Dataset:
             f"use one of {', '.join(fits)} or a file of your own."
         )
     source = {"embedded": name}
-    if name == "rotten_tomatoes":
-        texts, labels = embedded.load_rotten_tomatoes()
+    if name in embedded.TEXT_CORPORA:
+        texts, labels = embedded.load_texts(name)
         return _text_dataset(name, texts, labels, cfg, {**source, "text_column": "text"})
     x, target, class_names, columns = embedded.load_sklearn(name)
     if name == "diabetes" and cfg.problem != "regression":

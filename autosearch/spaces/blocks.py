@@ -8,7 +8,6 @@ AutoKeras can save and reload the graph and the fitted preprocessing.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any, Mapping
 
@@ -18,9 +17,8 @@ import numpy as np
 from autokeras import hyper_preprocessors, preprocessors
 from autokeras.engine import preprocessor as ak_preprocessor
 
+from autosearch.spaces import fitting, text
 from autosearch.spaces.hp import tune
-
-_WORD = re.compile(r"[\w']+|[^\w\s]")
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
@@ -40,7 +38,7 @@ class WordTokenizer(ak_preprocessor.Preprocessor):
 
     @staticmethod
     def words(text: str) -> list[str]:
-        return _WORD.findall(text.lower())
+        return fitting.words(text)
 
     def fit(self, dataset: np.ndarray) -> None:
         counts = Counter(w for text in dataset for w in self.words(str(text)))
@@ -147,6 +145,15 @@ class EmbeddingPoolBlock(_SpecBlock):
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
+class TextFamilyBlock(_SpecBlock):
+    """One of the text families (``autosearch.spaces.text``), chosen by the ``family`` hyperparameter."""
+
+    def build(self, hp: Any, inputs: Any = None) -> Any:
+        x = keras.tree.flatten(inputs)[0]
+        return self.dense_head(hp, text.family_features(hp, x, self.spec, self.hp))
+
+
+@keras.utils.register_keras_serializable(package="autosearch")
 class ConvImageBlock(_SpecBlock):
     """Normalization -> (3x3 conv, relu, 2x2 max pool) x n -> dense. Sized for small images."""
 
@@ -192,6 +199,12 @@ def text_embedding_pool(params: Mapping[str, Any], problem: str, columns: tuple[
     return node, _head(problem)(out)
 
 
+def text_families(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
+    node = WordTextInput(max_tokens=params["max_tokens"], sequence_length=params["sequence_length"], name="text")
+    out = TextFamilyBlock(spec=_block_spec(params), name="text_block")(node)
+    return node, _head(problem)(out)
+
+
 def image_conv(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
     node = ak.ImageInput(name="image")
     out = ConvImageBlock(spec=_block_spec(params), name="image_block")(node)
@@ -209,6 +222,10 @@ CUSTOM_OBJECTS = {
     "WordTextInput": WordTextInput,
     "EmbeddingPoolBlock": EmbeddingPoolBlock,
     "MaskedEmbeddingMean": MaskedEmbeddingMean,
+    "TextFamilyBlock": TextFamilyBlock,
+    "HashedNgramBag": text.HashedNgramBag,
+    "FirstTokens": text.FirstTokens,
+    "EmbeddingBiGRU": text.EmbeddingBiGRU,
     "ConvImageBlock": ConvImageBlock,
     "MLPBlock": MLPBlock,
 }

@@ -5,16 +5,32 @@ The builders they name live in ``autosearch.spaces.blocks`` and are imported whe
 
 from __future__ import annotations
 
-from autosearch.spaces.registry import COMPILE, SpaceSpec, register_space
+from autosearch.spaces.registry import AUTO, COMPILE, SpaceSpec, register_space
 
+TEXT_SETTINGS = {"max_tokens": AUTO, "sequence_length": AUTO}  # fitted to the training texts unless fixed
+TEXT_FITTER = "autosearch.spaces.fitting:fit_text_settings"
+
+register_space(SpaceSpec(
+    name="text_families",
+    kinds=("text",),
+    settings=TEXT_SETTINGS,
+    hyperparameters={"family": ["ngram", "bag", "cnn", "rnn"], "embedding_dim": [64, 128],
+                     "dropout": [0.3, 0.0, 0.5], "dense_units": [0, 64],
+                     "filters": [128, 64], "kernel_size": [5, 3], "rnn_units": [64, 32],
+                     "optimizer": "adam", "learning_rate": [0.003, 0.001, 0.01]},
+    builder="autosearch.spaces.blocks:text_families",
+    doc="word tokenizer -> one family: word+bigram bag, embedding bag, 1-D convolution or bidirectional GRU -> dense",
+    fitter=TEXT_FITTER,
+))
 register_space(SpaceSpec(
     name="text_embedding_pool",
     kinds=("text",),
-    settings={"max_tokens": 20000, "sequence_length": 64},
+    settings=TEXT_SETTINGS,
     hyperparameters={"embedding_dim": [64, 128], "dropout": [0.0, 0.3], "dense_units": [0, 64],
                      **COMPILE},
     builder="autosearch.spaces.blocks:text_embedding_pool",
     doc="lower-cased word tokenizer -> embedding -> masked global average pooling -> dense",
+    fitter=TEXT_FITTER,
 ))
 register_space(SpaceSpec(
     name="image_conv",

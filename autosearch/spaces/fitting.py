@@ -1,0 +1,63 @@
+"""Settings of the text spaces fitted to the training texts (light: numpy only, no TensorFlow).
+
+A space declares a setting ``"auto"`` and names ``fit_text_settings`` as its fitter; the search calls
+it with the pipeline's values and the training split's texts before anything is built. It tokenizes
+with ``words``, the function the model's ``WordTokenizer`` uses, so the numbers describe what the model
+will see:
+
+- ``sequence_length``: the 95th percentile of the texts' word counts, rounded up to a multiple of 8,
+  at least 16 and at most 2,048 words; with many texts, at most ``TOKEN_BUDGET`` / their number
+  (but never below 128), so that one epoch stays affordable on a CPU;
+- ``max_tokens``: the words seen at least twice, plus the padding and unknown-word ids, at most 40,000.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+_WORD = re.compile(r"[\w']+|[^\w\s]")
+
+LENGTH_PERCENTILE = 95
+MIN_LENGTH, MAX_LENGTH = 16, 2048
+TOKEN_BUDGET = 16_000_000  # word positions per epoch the length cap allows (training texts x sequence_length)
+MIN_COUNT = 2  # a word seen once in training cannot be learned from
+MAX_VOCABULARY = 40_000
+RESERVED_IDS = 2  # 0 pads, 1 is any unknown word
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words and punctuation marks, as the model's tokenizer splits them."""
+    return _WORD.findall(text.lower())
+
+
+def sequence_length(lengths: Iterable[int]) -> int:
+    """Words kept per text for texts of these word counts (see the module doc)."""
+    lengths = np.asarray(list(lengths), dtype="float64")
+    if lengths.size == 0:
+        return MIN_LENGTH
+    cap = min(MAX_LENGTH, max(128, TOKEN_BUDGET // lengths.size))
+    wanted = 8 * math.ceil(float(np.percentile(lengths, LENGTH_PERCENTILE)) / 8)
+    return int(min(cap, max(MIN_LENGTH, wanted)))
+
+
+def vocabulary_size(counts: Mapping[str, int]) -> int:
+    """Token ids for a vocabulary of these word counts: the words seen ``MIN_COUNT`` times, plus reserved ids."""
+    kept = sum(1 for c in counts.values() if c >= MIN_COUNT)
+    return int(min(MAX_VOCABULARY, kept + RESERVED_IDS))
+
+
+def fit_text_settings(params: Mapping[str, Any], train_texts: Any) -> dict[str, int]:
+    """``sequence_length`` and ``max_tokens`` fitted to ``train_texts`` (a numpy unicode array or any
+    sequence of strings); the caller keeps the ones the pipeline fixed."""
+    counts: Counter[str] = Counter()
+    lengths = []
+    for text in np.asarray(train_texts, dtype=str).ravel():
+        tokens = words(str(text))
+        lengths.append(len(tokens))
+        counts.update(tokens)
+    return {"sequence_length": sequence_length(lengths), "max_tokens": vocabulary_size(counts)}
