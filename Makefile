@@ -32,7 +32,7 @@ help:
 	@echo "make resume RUN=id           continue a stopped run (Ctrl-C, kill, crash) with the same id and budget"
 	@echo "make reproduce TRIAL=run/n   re-run a trial from its hyperparameters and seed"
 	@echo "make test                    the test suite (tiny real searches included)"
-	@echo "make bench                   long runs and benchmarks (pytest -m slow)"
+	@echo "make bench                   the benchmarks (about 45 min): artifacts/bench/<date>.json and .md"
 
 install: $(VENV)/.installed
 
@@ -90,8 +90,9 @@ test: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -m "not slow" -q
 
+# Every figure a ratio against a yardstick measured in the same run; writes artifacts/bench/<date>.json and .md.
 bench: $(VENV)/.installed
-	$(PY) -m pytest -m slow -q -s
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf artifacts/runs artifacts/tracker.db* .pytest_cache

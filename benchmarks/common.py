@@ -190,10 +190,10 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True,
-                            text=True)
+                            text=True)  # outside a clone (a `git archive` copy): BENCH_GIT_COMMIT names it
     return {"cores": os.cpu_count(), "ram_gb": round(ram / 2**30, 1) if ram else None, "cpu_model": cpu_model,
             "platform": platform.platform(), "load_average": os.getloadavg(), "nice": os.nice(0),
-            "versions": versions, "git_commit": commit.stdout.strip() or None}
+            "versions": versions, "git_commit": commit.stdout.strip() or os.environ.get("BENCH_GIT_COMMIT")}
 
 
 def fmt_num(value: float | None, unit: str = "") -> str:
