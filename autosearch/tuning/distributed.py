@@ -100,9 +100,19 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
         raise _failure(tracker, run_id, oracle.fatal)
     row = done[best[0]]
     tuner = auto_model.tuner
+    _leave_project_reloadable(tuner)
     model = tuner.load_model(tuner.oracle.get_trial(row.keras_trial_id))
     pipeline = ak_pipeline.load_pipeline(tuner._pipeline_path(row.keras_trial_id))
     return SearchOutcome(row.trial_id, row.objective, len(search), model, pipeline)
+
+
+def _leave_project_reloadable(tuner: Any) -> None:
+    """Export, reproduce and resume reload the project as one process does (``tuner0.json``, ``oracle.json``):
+    write both as the search ended (KerasTuner's chief leaves the last-ended trial listed as ongoing)."""
+    from keras_tuner.src import utils as kt_utils
+
+    tuner.oracle.save()
+    kt_utils.save_json(str(Path(tuner.project_dir) / "tuner0.json"), tuner.get_state())
 
 
 def _completed(tracker: Tracker, run_id: str) -> bool:

@@ -234,7 +234,7 @@ class Launch:
     def _supervise(self) -> int:
         while self.chief.poll() is None:
             codes = [p.poll() for p in self.procs]
-            if all(c is not None for c in codes) and any(c != 0 for c in codes):
+            if all(c is not None and c != 0 for c in codes):  # none was told to stop: all failed
                 self.out.write(f"every worker stopped (exit codes {codes}); stopping the chief\n")
                 self.stop(self.chief, grace=60.0)
                 break

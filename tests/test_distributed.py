@@ -1,0 +1,243 @@
+"""One search on many processes: a chief serves the trials over real gRPC on 127.0.0.1, workers train them
+into one run of a shared tracker (SQLite, or a real PostgreSQL server), and lost processes are handled.
+Tiny real searches (breast cancer, 4 trials); every process is bounded and killed if still alive."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from conftest import PIPELINES, ROOT
+
+from autosearch.tracking import RunStatus, TrialKind, TrialState, get_tracker
+from autosearch.workflows.distributed import JOIN
+
+pytestmark = pytest.mark.search
+PIPELINE = ["--pipeline", str(PIPELINES / "structured.toml"), "--max-trials", "4", "-q"]
+SHORT = [*PIPELINE, "--epochs", "2"]
+LONG = [*PIPELINE, "--epochs", "40", "--patience", "0", "--max-rows", "300"]  # trials of several seconds
+
+
+def env(home: Path, tracker: str | None = None) -> dict[str, str]:
+    out = {**os.environ, "AUTOSEARCH_HOME": str(home), "PYTHONWARNINGS": "ignore"}
+    out.pop("AUTOSEARCH_TRACKING_URI", None)
+    if tracker:
+        out["AUTOSEARCH_TRACKING_URI"] = tracker
+    return out
+
+
+class Proc:
+    """``python -m autosearch ARGS`` in the background, its output collected line by line."""
+
+    def __init__(self, args: list[str], environ: dict[str, str], cwd: Path = ROOT):
+        self.proc = subprocess.Popen([sys.executable, "-m", "autosearch", *args], cwd=cwd, env=environ, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=lambda s=stream, ls=lines: ls.extend(s), daemon=True).start()
+
+    def join_line(self, timeout: float = 180) -> tuple[str, str]:
+        """(chief address, run id) from the chief's ``autosearch worker --chief ... --run ...`` line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.out):
+                m = JOIN.search(line)
+                if m:
+                    return m.group(1), m.group(2)
+            assert self.proc.poll() is None, "".join(self.err)[-3000:]
+            time.sleep(0.2)
+        raise AssertionError("the chief never printed how workers join")
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout=timeout)
+        time.sleep(0.2)  # the reader threads drain the pipes
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    """Processes a test starts; any still alive at its end is killed."""
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        p.kill()
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except Exception:  # noqa: BLE001 - the tracker may still be creating its tables
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def search_rows(tracker_uri: str, run_id: str) -> list:
+    return [t for t in get_tracker(tracker_uri).list_trials(run_id, with_epochs=True) if t.kind is TrialKind.SEARCH]
+
+
+def training(tracker_uri: str, run_id: str, most: int = 10) -> list:
+    """Search trials that are RUNNING and have recorded 1 to ``most`` epochs: a worker is early in a trial."""
+    return [t for t in search_rows(tracker_uri, run_id) if t.state is TrialState.RUNNING and 0 < len(t.epochs) <= most]
+
+
+def test_search_with_2_workers_records_4_distinct_trials_from_both_in_one_run_with_one_bundle(home: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "autosearch", "search", *LONG, "--epochs", "10", "--workers", "2"],
+                         cwd=ROOT, env=env(home), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
+    assert JOIN.search(res.stdout) and "[worker-1] worker worker-1:" in res.stdout
+    uri = f"sqlite:///{home / 'tracker.db'}"
+    (run,) = get_tracker(uri).list_runs()
+    assert run.status is RunStatus.COMPLETED and run.summary["distributed"]["chief"].startswith("127.0.0.1:")
+    rows = search_rows(uri, run.run_id)
+    assert sorted(t.keras_trial_id for t in rows) == ["0", "1", "2", "3"], "4 distinct trials, none trained twice"
+    assert all(t.state is TrialState.COMPLETED for t in rows)
+    assert {t.extra["worker"] for t in rows} == {"worker-1", "worker-2"}
+    assert [p.parent.parent for p in home.rglob("manifest.json")] == [run.run_dir], "exactly one bundle"
+    top = res.stdout.split("Top trials")[1]
+    assert f"Model bundle: {run.bundle}" in top and "worker-1" in top and "worker-2" in top  # a leaderboard column
+
+
+@pytest.fixture
+def pg_uri() -> Iterator[str]:
+    """A database on a real, throwaway PostgreSQL server (tests/pgserver.py)."""
+    pytest.importorskip("psycopg")
+    from pgserver import PostgresServer, find_bin_dir
+
+    if find_bin_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; 'make install' as root installs it.")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server.create_database("distributed")
+
+
+def test_workers_in_other_directories_share_a_postgresql_run_read_back_from_a_third(
+        tmp_path: Path, pg_uri: str, procs: list[Proc]) -> None:
+    home = tmp_path / "shared-home"  # the run directories: one shared file system for every machine
+    dirs = {name: tmp_path / name for name in ("chief", "w1", "w2", "reader")}
+    for d in dirs.values():
+        d.mkdir()
+    environ = env(home, pg_uri)
+    chief = Proc(["chief", *SHORT], environ, cwd=dirs["chief"])
+    procs.append(chief)
+    address, run_id = chief.join_line()
+    line = next(line for line in chief.out if JOIN.search(line))
+    command = line[line.index("autosearch worker"):].split()[1:]  # the printed command, as printed
+    assert "***" not in command and "autosearch-test" not in line, "no password printed"
+    workers = [Proc(command, environ, cwd=dirs[w]) for w in ("w1", "w2")]
+    procs.extend(workers)
+    assert [w.wait(timeout=400) for w in workers] == [0, 0], "".join(workers[0].err + workers[1].err)[-3000:]
+    assert chief.wait(timeout=200) == 0, "".join(chief.err)[-3000:]
+
+    tracker = get_tracker(pg_uri)
+    run = tracker.get_run(run_id)
+    rows = search_rows(pg_uri, run_id)
+    assert run.status is RunStatus.COMPLETED and sorted(t.keras_trial_id for t in rows) == ["0", "1", "2", "3"]
+    assert len({t.extra["worker"] for t in rows}) == 2 and all(t.state is TrialState.COMPLETED for t in rows)
+
+    def read(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        res = subprocess.run([sys.executable, "-m", "autosearch", *args], cwd=dirs["reader"], env=environ,
+                             capture_output=True, text=True, timeout=timeout)
+        assert res.returncode == 0, f"{args}: {res.stderr[-3000:]}"
+        return res
+
+    board = read("leaderboard", run_id).stdout
+    assert all(t.trial_id in board for t in rows) and "worker" in board
+    read("report", run_id, "--out", str(dirs["reader"] / "reports"))
+    assert list((dirs["reader"] / "reports").glob("*.html"))
+    read("export", run_id, "--out", str(dirs["reader"] / "bundle"))
+    assert (dirs["reader"] / "bundle" / "manifest.json").is_file()
+    assert "-> HOLDS" in read("reproduce", run.best_trial_id).stdout  # exit 0: the worker's result holds
+    assert not list(dirs["reader"].glob("artifacts")), "nothing was written under the reader's own directory"
+
+
+def test_a_worker_killed_mid_trial_loses_only_that_attempt_and_the_budget_is_met(home: Path) -> None:
+    import psutil
+
+    launcher = subprocess.Popen([sys.executable, "-m", "autosearch", "search", *LONG, "--workers", "2",
+                                 "--timeout", "6"], cwd=ROOT, env=env(home), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    uri = f"sqlite:///{home / 'tracker.db'}"
+    try:
+        wait_for(lambda: get_tracker(uri).list_runs() and training(uri, get_tracker(uri).list_runs()[0].run_id),
+                 300, "a worker mid-trial")
+        run_id = get_tracker(uri).list_runs()[0].run_id
+        victim = training(uri, run_id)[0]
+        worker = victim.extra["worker"]
+        (proc,) = [p for p in psutil.Process(launcher.pid).children()
+                   if "worker" in p.cmdline() and worker in p.cmdline()]
+        proc.send_signal(signal.SIGKILL)
+        out, _ = launcher.communicate(timeout=400)
+    finally:
+        if launcher.poll() is None:
+            for child in psutil.Process(launcher.pid).children(recursive=True):
+                child.kill()
+            launcher.kill()
+            launcher.wait(timeout=30)
+    assert launcher.returncode == 0, out[-3000:]
+    assert f"worker {worker} lost" in out
+    run = get_tracker(uri).get_run(run_id)
+    rows = search_rows(uri, run_id)
+    assert run.status is RunStatus.COMPLETED and (run.bundle / "manifest.json").is_file()
+    completed = sorted(t.keras_trial_id for t in rows if t.state is TrialState.COMPLETED)
+    assert completed == ["0", "1", "2", "3"], [(t.trial_id, t.state.value) for t in rows]
+    (lost,) = [t for t in rows if t.state is TrialState.INTERRUPTED]
+    assert lost.trial_id == victim.trial_id and lost.extra["worker"] == worker and "lost" in lost.error
+    (retry,) = [t for t in rows if t.trial_id == f"{victim.trial_id}-a2"]
+    assert retry.state is TrialState.COMPLETED and retry.extra["worker"] != worker
+
+
+def test_workers_with_other_data_or_pipeline_are_refused_in_one_line(home: Path, procs: list[Proc]) -> None:
+    chief = Proc(["chief", *SHORT], env(home))
+    procs.append(chief)
+    address, run_id = chief.join_line()
+    for extra, reason in ((["--max-rows", "300"], "data differ"), (["--epochs", "3"], "search.epochs: 3 != 2")):
+        res = subprocess.run([sys.executable, "-m", "autosearch", "worker", "--chief", address, "--run", run_id,
+                              *PIPELINE, *extra], cwd=ROOT, env=env(home), capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and reason in res.stderr, res.stderr[-2000:]
+        assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("DistributedError:")
+    other = subprocess.run([sys.executable, "-m", "autosearch", "worker", "--chief", "127.0.0.1:1", "--run", run_id],
+                           cwd=ROOT, env=env(home), capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2 and f"listens on {address}" in other.stderr
+    assert not search_rows(f"sqlite:///{home / 'tracker.db'}", run_id), "a refused worker trains nothing"
+
+
+def test_workers_exit_in_one_line_within_60_s_when_the_chief_is_killed(home: Path, procs: list[Proc]) -> None:
+    chief = Proc(["chief", *LONG], env(home))
+    procs.append(chief)
+    address, run_id = chief.join_line()
+    workers = [Proc(["worker", "--chief", address, "--run", run_id, "--worker-id", f"w{i}", "-q"], env(home))
+               for i in (1, 2)]
+    procs.extend(workers)
+    uri = f"sqlite:///{home / 'tracker.db'}"
+    wait_for(lambda: {t.extra["worker"] for t in training(uri, run_id, 30)} == {"w1", "w2"}, 300,
+             "both workers mid-trial")
+    chief.proc.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    codes = [w.wait(timeout=120) for w in workers]
+    took = time.monotonic() - killed
+    assert codes == [3, 3] and took <= 60, (codes, took)
+    for w in workers:
+        err = "".join(w.err)
+        assert err.strip().splitlines()[-1].startswith(f"ChiefLost: worker w") and address in err.splitlines()[-1]
+        assert "Traceback" not in err, err[-3000:]
+    rows = search_rows(uri, run_id)
+    assert all(t.state in (TrialState.INTERRUPTED, TrialState.COMPLETED) for t in rows)
+    assert sum("has not answered" in (t.error or "") for t in rows) == 2, "each worker closed its own trial"
