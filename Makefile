@@ -17,6 +17,7 @@ SEARCH_ARGS = \
 	$(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN)) \
 	$(if $(LABEL_COLUMN),--label-column $(LABEL_COLUMN)) \
 	$(if $(MAX_ROWS),--max-rows $(MAX_ROWS)) \
+	$(if $(WORKERS),--workers $(WORKERS)) \
 	$(if $(TRACKER),--tracker $(TRACKER))
 
 .PHONY: install browser postgres resume search export predict report leaderboard reproduce test bench clean help
@@ -24,7 +25,7 @@ SEARCH_ARGS = \
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
 	@echo "make search TASK=text        run a tracked search (TASK: text, image, structured, structured_regression)"
-	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED PATIENCE DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS TRACKER"
+	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED PATIENCE DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS WORKERS TRACKER"
 	@echo "make export [RUN=id] [TRIAL=n] write a bundle of a run's best (or given) trial"
 	@echo "make predict BUNDLE=dir INPUT=in.csv OUTPUT=out.csv"
 	@echo "make leaderboard [RUN=id]    ranked trials (FORMAT=table|markdown|csv|json, TOP=n)"

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Any
 
-from autosearch.cli.parsing import SubCommand, positive
+from autosearch.cli.parsing import SubCommand, non_negative, positive
 from autosearch.cli.search import SEARCH_OVERRIDES, add_outcome_options, add_pipeline_options, pipeline_of, \
     print_outcome, progress_of
 
@@ -54,13 +54,10 @@ def address(text: str) -> str:
 
 
 def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not value >= 3:
-        raise argparse.ArgumentTypeError(f"must be at least 3 s (workers beat every 2 s), got {text}")
-    return value
+    value = non_negative(text)
+    if value >= 3:
+        return value
+    raise argparse.ArgumentTypeError(f"must be at least 3 s (workers beat every 2 s), got {text}")
 
 
 def _check_tracker(uri: str | None, host: str) -> None:
