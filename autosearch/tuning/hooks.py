@@ -33,6 +33,7 @@ from autosearch.tracking import (
 from autosearch.tracking.records import trial_id_of
 from autosearch.tuning.checkpoints import prune_checkpoints
 from autosearch.tuning.progress import Progress
+from autosearch.tuning.refusal import refusal
 from autosearch.tuning.resources import ResourceSampler
 
 # KerasTuner marks a trial FAILED when it raises FailedTrialError, which it does
@@ -76,6 +77,7 @@ class LiveTrial:
     sampler: ResourceSampler | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # as recorded when the trial began
     objective: float | None = None  # set when the trial ends
+    diverged_at: int | None = None  # the first epoch whose loss was not finite; training stops there
     error: str | None = None
     ended: bool = False
 
@@ -169,13 +171,15 @@ class TrialHooks:
         live.summary_path = str(path.relative_to(self.run_dir))
 
     def epoch_end(self, trial: Any, epoch: int, total_epochs: int, logs: Mapping[str, Any]) -> bool:
-        """Record one epoch; returns True when the time budget says stop training."""
+        """Record one epoch; returns True when training should stop (the loss diverged, the time budget)."""
         live = self.trials[self.full_id(trial)]
         metrics = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
         self.tracker.log_epoch(live.trial_id, EpochMetrics(epoch, metrics, time.time()))
-        live.history.append(metrics.get(self.cfg.search.objective))
+        if not math.isfinite(metrics.get("loss", 0.0)) and live.diverged_at is None:
+            live.diverged_at = epoch  # its objective is not a result (accuracy stays finite on NaN outputs)
+        live.history.append(None if live.diverged_at is not None else metrics.get(self.cfg.search.objective))
         self.progress.epoch_end(epoch, total_epochs, metrics)
-        return self.budget_exhausted()
+        return live.diverged_at is not None or self.budget_exhausted()
 
     def trial_end(self, trial: Any, kt_status: str) -> None:
         """Record a trial KerasTuner finished; ``kt_status`` is its status before the oracle's end_trial,
@@ -186,7 +190,9 @@ class TrialHooks:
         if state is not TrialState.COMPLETED:
             live.error = ((trial.message or "").strip().splitlines()[-1:] or ["unknown error"])[0]
         elif best is None:
-            state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
+            state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported" if \
+                live.diverged_at is None else f"the loss was not finite at epoch {live.diverged_at}; lower the " \
+                                              "learning rate or check the inputs for NaN"
         completed = state is TrialState.COMPLETED
         live.objective = best[1] if completed else None
         extra = {"keras_tuner_status": kt_status, **live.resources()}
@@ -293,29 +299,6 @@ def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = froze
     Tracked.abandon = abandon
     Tracked.__name__ = Tracked.__qualname__ = f"Tracked{base.__name__}"
     return Tracked
-
-
-def refusal(values: Mapping[str, Any], error: BaseException | None = None) -> str | None:
-    """Why a trial's hyperparameters cannot run here, or None: AutoKeras' application blocks download
-    ImageNet weights when ``pretrained`` (this machine is offline), and ``imagenet_size`` resizes every
-    image to 224x224 (hours on a CPU). Such trials are recorded INVALID with this reason."""
-    def chosen(suffix: str) -> list[str]:
-        return [name.rsplit("/", 1)[0] for name, v in values.items() if name.endswith("/" + suffix) and v is True]
-
-    if chosen("pretrained") and (error is not None or not _weights_cached()):
-        return (f"{chosen('pretrained')[0]} asks for pretrained ImageNet weights, which must be downloaded; "
-                "autosearch runs offline, so pretrained trials are refused")
-    if chosen("imagenet_size") and error is None:
-        return f"{chosen('imagenet_size')[0]} resizes every image to 224x224, too slow to train on a CPU"
-    return None
-
-
-def _weights_cached() -> bool:
-    """Whether Keras' cache holds any ImageNet weights (``~/.keras/models``), e.g. copied there by hand."""
-    import os
-
-    folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-    return folder.is_dir() and any(folder.glob("*.h5"))
 
 
 @contextmanager

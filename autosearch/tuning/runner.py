@@ -114,7 +114,8 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
         done = {**earlier, **{t.trial_id: t.objective for t in hooks.finished() if t.objective is not None}}
         best = best_of(list(done.values()), cfg.search.direction)
         if best is None:
-            raise SearchError(f"run {run_id}: no trial completed.")
+            errors = "; ".join(hooks.errors())
+            raise SearchError(f"run {run_id}: no trial completed" + (f" ({errors})." if errors else "."))
         best_id = list(done)[best[0]]
         return SearchOutcome(best_id, best[1], len(hooks.trials) + len(earlier), auto_model.tuner.get_best_model(),
                              auto_model.tuner.get_best_pipeline())
