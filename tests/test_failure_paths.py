@@ -36,7 +36,8 @@ def search_trials(tracker: SQLiteTracker, run_id: str):
     return [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
 
 
-def test_a_block_that_raises_is_a_failed_trial_and_three_in_a_row_stop_the_search(home: Path, tmp_path: Path) -> None:
+def test_a_block_that_raises_is_a_failed_trial_and_three_in_a_row_stop_the_search(home: Path, tmp_path: Path,
+                                                                                   capfd: pytest.CaptureFixture) -> None:
     tracker = SQLiteTracker(home / "tracker.db")
     cfg = table_pipeline(tmp_path, "failing_spaces:raising", "layers = [1, 2, 3, 4]")  # greedy tries 1 first
     with pytest.raises(SearchError, match="KerasTuner stopped the search after consecutive failed trials "
@@ -49,6 +50,9 @@ def test_a_block_that_raises_is_a_failed_trial_and_three_in_a_row_stop_the_searc
         failed = trial.hyperparameters["fragile/layers"] > 1
         assert trial.state is (TrialState.FAILED if failed else TrialState.COMPLETED)
         assert ("fails on purpose" in trial.error) if failed else trial.error is None
+        if failed:  # the whole traceback is kept in the trial's folder, not printed
+            assert "raise ValueError" in (run.run_dir / trial.extra["traceback"]).read_text()
+    assert "Traceback" not in capfd.readouterr().err
     assert run.status is RunStatus.FAILED and "consecutive failed trials" in run.summary["error"]
 
 

@@ -27,14 +27,19 @@ from autosearch.tuning.progress import Progress, SilentProgress
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ info logs and two known-harmless Keras warnings.
+    """Silence TensorFlow's C++ info logs, two known-harmless Keras warnings and KerasTuner's tracebacks.
 
     AutoKeras feeds a bare tensor to a one-input model ("structure of inputs"),
-    and reloading a checkpoint skips optimizer state that is never needed.
+    and reloading a checkpoint skips optimizer state that is never needed. KerasTuner
+    prints the traceback of every failed trial; the hooks record its last line and keep
+    the whole of it in the trial's folder instead.
     """
+    from keras_tuner.src import config as kt_config
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    kt_config.DEBUG = False
 
 
 def _objective(cfg: PipelineConfig) -> Any:

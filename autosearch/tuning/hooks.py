@@ -74,6 +74,7 @@ class LiveTrial:
     first_epoch: int = 0  # a Hyperband warm start continues at tuner/initial_epoch
     params: int | None = None
     summary_path: str | None = None
+    traceback_path: str | None = None  # the whole traceback of a trial that raised, in the run directory
     sampler: ResourceSampler | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # as recorded when the trial began
     objective: float | None = None  # set when the trial ends
@@ -165,10 +166,14 @@ class TrialHooks:
         live.params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
-        path = self.run_dir / "trials" / trial.trial_id / "model_summary.txt"
+        live.summary_path = self._keep(trial.trial_id, "model_summary.txt", "\n".join(lines))
+
+    def _keep(self, keras_trial_id: str, name: str, text: str) -> str:
+        """Write ``text`` to the trial's folder of the run directory; its path relative to the run directory."""
+        path = self.run_dir / "trials" / keras_trial_id / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n")
-        live.summary_path = str(path.relative_to(self.run_dir))
+        path.write_text(text.rstrip("\n") + "\n")
+        return str(path.relative_to(self.run_dir))
 
     def epoch_end(self, trial: Any, epoch: int, total_epochs: int, logs: Mapping[str, Any]) -> bool:
         """Record one epoch; returns True when training should stop (the loss diverged, the time budget)."""
@@ -189,6 +194,7 @@ class TrialHooks:
         best = best_of(live.history, self.cfg.search.direction)
         if state is not TrialState.COMPLETED:
             live.error = ((trial.message or "").strip().splitlines()[-1:] or ["unknown error"])[0]
+            live.traceback_path = self._keep(trial.trial_id, "traceback.txt", trial.message or live.error)
         elif best is None:
             state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported" if \
                 live.diverged_at is None else f"the loss was not finite at epoch {live.diverged_at}; lower the " \
@@ -196,8 +202,7 @@ class TrialHooks:
         completed = state is TrialState.COMPLETED
         live.objective = best[1] if completed else None
         extra = {"keras_tuner_status": kt_status, **live.resources()}
-        if live.summary_path:
-            extra["model_summary"] = live.summary_path
+        extra.update({k: v for k, v in (("model_summary", live.summary_path), ("traceback", live.traceback_path)) if v})
         grown = dict(trial.hyperparameters.values)
         self.tracker.finish_trial(
             live.trial_id, state, ended_at=time.time(), objective=live.objective,
