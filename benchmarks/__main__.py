@@ -5,7 +5,7 @@ side by side in the same run; writes artifacts/bench/<date>.json and <date>.md a
     python -m benchmarks --quick         # a smoke run of every section on tiny budgets, a few minutes
     python -m benchmarks --only tracker,startup --rounds 5
 
-Sections: overhead (1), tracker (2), serving (3), startup (4), quality (5), distributed (6). Targets that are
+Sections: overhead (1), tracker (2), serving (3), startup (4), quality (5), distributed (6), crash (7). Targets that are
 missed are reported in the table; the exit code is 0 unless a measurement failed (or --strict and a target missed).
 """
 
@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import distributed, overhead, quality, report, serving, startup, tracker
+from benchmarks import crash, distributed, overhead, quality, report, serving, startup, tracker
 from benchmarks.common import ROOT, Section, log, machine
 
-SECTIONS = ("overhead", "tracker", "serving", "startup", "quality", "distributed")
+SECTIONS = ("overhead", "tracker", "serving", "startup", "quality", "distributed", "crash")
 # Section 1 trains the text pipeline 9 times (3 variants x 3 rounds): at 3 trials x 4 epochs on the full
 # data, not the default 6 x 8, to fit 45 minutes on 2 shared cores. Section 5 runs the default budget.
 OVERHEAD_TEXT = {"search.max_trials": 3, "search.epochs": 4}
@@ -46,6 +46,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="the run's budget: section 5 skips a pipeline whose time budget would pass it (default 45)")
     p.add_argument("--no-ak-defaults", action="store_true",
                    help="skip AutoKeras' own TextClassifier defaults (section 5; never run with --quick)")
+    p.add_argument("--kills", type=int, help="SIGKILLs of the crash matrix (section 7; default 200, quick 5)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
 
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             timed("startup", lambda: startup.run(home, 3 if quick else 7))
         if "distributed" in only:
             timed("distributed", lambda: distributed.run(work / "distributed", quick))
+        if "crash" in only:
+            timed("crash", lambda: crash.run(work / "crash", args.kills, quick))
     finally:
         meta["minutes"] = (time.monotonic() - started) / 60
         meta["load_average_end"] = os.getloadavg()

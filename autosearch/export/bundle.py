@@ -9,6 +9,7 @@ place: an interrupted or failed export leaves no half bundle.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
@@ -56,7 +57,8 @@ def write_bundle(
     out = Path(out)
     check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{secrets.token_hex(3)}"
+    clear_leftovers(out)
+    tmp = out.parent / f".{out.name}.tmp-{_owner()}"
     tmp.mkdir()
     try:
         expected = model_outputs(model, pipeline, manifest, check_inputs)
@@ -116,12 +118,45 @@ def check_replaceable(out: Path) -> None:
                               "written. Give --out a new or empty directory.")
 
 
+def _owner() -> str:
+    """``p<pid>-<random>``: the temporary folders of an export name the process that writes them."""
+    return f"p{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _dead_owner(folder: Path) -> bool:
+    """Whether ``folder`` (``.export.tmp-p<pid>-...``) was left by a process of this host that no longer runs."""
+    tail = folder.name.rsplit(".", 1)[-1].partition("-")[2]  # p<pid>-<random>
+    pid = tail.partition("-")[0][1:]
+    if not (tail.startswith("p") and pid.isdigit()):
+        return False  # not named by an owner: leave it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def clear_leftovers(out: Path) -> None:
+    """What an export killed mid-way (SIGKILL, power cut) left beside ``out``: its temporary folder is
+    removed; a previous bundle swapped out by ``_replace_dir`` when the kill came between its two renames
+    is put back when ``out`` is missing, else removed. Folders of a live export are left alone."""
+    for folder in sorted(out.parent.glob(f".{out.name}.old-*")) + sorted(out.parent.glob(f".{out.name}.tmp-*")):
+        if not folder.is_dir() or not _dead_owner(folder):
+            continue
+        if ".old-" in folder.name and not out.exists() and (folder / MANIFEST).is_file():
+            folder.rename(out)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _replace_dir(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst``; an existing ``dst`` is swapped out first, then deleted."""
     old = None
     if dst.exists():
         check_replaceable(dst)  # again: something may have appeared while the bundle was verified
-        old = dst.parent / f".{dst.name}.old-{secrets.token_hex(3)}"
+        old = dst.parent / f".{dst.name}.old-{_owner()}"
         dst.rename(old)
     try:
         src.rename(dst)

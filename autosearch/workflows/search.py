@@ -92,8 +92,9 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
     if split.fingerprint != run.fingerprint:
         raise TrackerError(f"the data of run {run_id} changed since it started (fingerprint {split.fingerprint[:12]}… "
                            f"!= {str(run.fingerprint)[:12]}…); restore it to resume, or start a new search.")
-    if run.run_dir is None or not (run.run_dir / "autokeras").is_dir():
-        raise TrackerError(f"run {run_id} has no AutoKeras project under {run.run_dir}; it cannot be resumed.")
+    if run.run_dir is None or not run.run_dir.is_dir():  # no AutoKeras project yet (killed before the tuner
+        # started) is fine: the tuner starts one
+        raise TrackerError(f"run {run_id} has no run directory {run.run_dir}; it cannot be resumed.")
     elapsed = run.duration or max(float(run.heartbeat.get("at") or run.started_at) - run.started_at, 0.0)
     run = tracker.restart_run(run_id)  # its RUNNING trials are recorded INTERRUPTED
     search = [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
@@ -103,12 +104,15 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
         attempts=dict(attempts), abandon=frozenset(k for k, n in killed.items() if n >= 2), elapsed=elapsed,
         completed={t.trial_id: (t.keras_trial_id, t.objective) for t in search
                    if t.state is TrialState.COMPLETED and t.objective is not None})
-    return _search(cfg, tracker, run_id, run.run_dir, split, progress or SilentProgress(), export, resumption)
+    return _search(cfg, tracker, run_id, run.run_dir, split, progress or SilentProgress(), export, resumption,
+                   baselines=cfg.search.baselines and not search)  # killed before the first trial
 
 
 def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
-            progress: Progress, export: bool, resumption: Any, chief: Any = None) -> SearchResult:
-    """Trials, then the best model's scores, predictions and bundle, then the run's end and report."""
+            progress: Progress, export: bool, resumption: Any, chief: Any = None,
+            baselines: bool = False) -> SearchResult:
+    """Trials, then the best model's scores, predictions and bundle, then the run's end and report.
+    ``baselines``: a resumed run whose kill came before its first trial scores the baselines it lacks."""
     from autosearch.export.bundle import write_bundle
     from autosearch.export.evaluate import score_model, write_predictions
     from autosearch.export.manifest import bundle_manifest
@@ -118,6 +122,8 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
     status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
     heartbeat = Heartbeat(tracker, run_id).__enter__()
     try:
+        if baselines:
+            _score_missing_baselines(tracker, run_id, cfg, split, progress)
         outcome = (chief.run_trials if chief else run_trials)(cfg, tracker, run_id, run_dir, split, progress, resumption)
         best_trial_id = outcome.best_trial_id
         manifest = bundle_manifest(cfg, split, run_id, best_trial_id, outcome.best_objective)
@@ -154,6 +160,33 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
         duration=run.duration, n_trials=summary["n_trials"], bundle=run.bundle,
         baselines_won=tuple(summary["baselines_won"]),
     )
+
+
+class _NewTrialsOnly:
+    """``tracker``, with the writes of trials already recorded (ids in ``skip``) left out."""
+
+    def __init__(self, tracker: Tracker, skip: set[str]):
+        self._tracker, self._skip = tracker, skip
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tracker, name)
+
+    def log_trial(self, trial: Any) -> None:
+        if trial.trial_id not in self._skip:
+            self._tracker.log_trial(trial)
+
+    def finish_trial(self, trial_id: str, *args: Any, **kwargs: Any) -> None:
+        if trial_id not in self._skip:
+            self._tracker.finish_trial(trial_id, *args, **kwargs)
+
+
+def _score_missing_baselines(tracker: Tracker, run_id: str, cfg: PipelineConfig, split: SplitData,
+                             progress: Progress) -> None:
+    """The baselines a kill left unscored (it came before the tuner's first trial); those recorded are kept."""
+    from autosearch.tuning.runner import log_baselines
+
+    recorded = {t.trial_id for t in tracker.list_trials(run_id) if t.kind is TrialKind.BASELINE}
+    log_baselines(_NewTrialsOnly(tracker, recorded), run_id, cfg, split, progress)  # type: ignore[arg-type]
 
 
 def fit_settings(cfg: PipelineConfig, split: SplitData) -> tuple[PipelineConfig, dict[str, Any]]:
