@@ -65,6 +65,19 @@ def test_a_bad_graph_names_the_file_the_node_and_what_is_allowed(change: dict, w
         assert word in message
 
 
+def test_a_list_for_a_value_autokeras_draws_itself_orders_its_choices() -> None:
+    from autosearch.spaces.graph import drawn_choices
+
+    cfg = load_pipeline(PIPELINES / "ak_image.toml")
+    assert drawn_choices(cfg.graph) == {"block/block_type": ["vanilla", "resnet", "xception", "efficient"]}
+    image = {"image": {"type": "ImageInput"}, "head": {"type": "ClassificationHead", "inputs": ["block"]}}
+    bad = {"graph": {"image": image["image"], "block": {"type": "ImageBlock", "inputs": ["image"],
+                                                         "block_type": ["vanilla", "densenet"]}, "head": image["head"]},
+           "task": "image_classification", "data": {"dataset": "digits"}}
+    with pytest.raises(ConfigError, match="block_type = 'densenet' is not allowed; use one of resnet, xception"):
+        graph_pipeline(**bad)
+
+
 @pytest.mark.search
 def test_a_declared_graph_records_its_fixed_choice_and_range_values_and_trains(home: Path) -> None:
     tracker = SQLiteTracker(home / "tracker.db")

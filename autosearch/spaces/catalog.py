@@ -3,7 +3,9 @@ TensorFlow, so that a pipeline validates instantly).
 
 ``HP`` arguments take a fixed value, a choice (a list) or a range (``{min, max, step, sampling}``), all
 recorded as the trial's hyperparameters ``<node id>/<argument>``; ``ONE`` arguments take a single value
-(AutoKeras searches its own range when the argument is left out). Read from AutoKeras 3.0.0's sources.
+(AutoKeras searches its own range when the argument is left out); ``DRAWN`` arguments take a single value,
+or a list of the values AutoKeras draws from itself, tried in that order (the first is its first trial's).
+Read from AutoKeras 3.0.0's sources.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-HP, ONE = "hp", "one"
+HP, ONE, DRAWN = "hp", "one", "drawn"
 
 
 @dataclass(frozen=True)
 class Arg:
     type: type  # int, float, bool or str
-    takes: str = HP  # HP or ONE
+    takes: str = HP  # HP, ONE or DRAWN
     choices: tuple[Any, ...] = ()  # the allowed values, when AutoKeras has a fixed set
 
 
@@ -60,7 +62,7 @@ NODES: dict[str, NodeType] = {
     "TemporalReduction": NodeType("block", {"reduction_type": Arg(str, ONE, _REDUCTION)}),
     "Flatten": NodeType("block", {}),
     "Merge": NodeType("block", {"merge_type": Arg(str, ONE, ("add", "concatenate"))}, doc="joins several inputs"),
-    "ImageBlock": NodeType("block", {"block_type": Arg(str, ONE, ("resnet", "xception", "vanilla", "efficient")),
+    "ImageBlock": NodeType("block", {"block_type": Arg(str, DRAWN, ("resnet", "xception", "vanilla", "efficient")),
                                      "normalize": Arg(bool, ONE), "augment": Arg(bool, ONE)},
                            doc="AutoKeras' image search (pretrained weights off, no 224x224 resizing)"),
     "TextBlock": NodeType("block", {}, doc="embedding -> convolutions -> reduction -> dense"),

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
-from autosearch.spaces.catalog import HP, KEYS, NODES, Arg
+from autosearch.spaces.catalog import DRAWN, HP, KEYS, NODES, Arg
 from autosearch.spaces.registry import check_range
 
 
@@ -45,6 +45,8 @@ def _check_arg(where: str, arg: Arg, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value) or not value:
             raise ConfigError(f"{where} must be a list of column names.")
         return value
+    if isinstance(value, list) and arg.takes == DRAWN and value:
+        return [one(v) for v in value]
     if isinstance(value, Mapping) or isinstance(value, list):
         if arg.takes != HP:
             raise ConfigError(f"{where} takes one value, not a choice or range (leave it out to let AutoKeras "
@@ -115,6 +117,18 @@ def validate_graph(src: str, graph: Mapping[str, Any], kind: str, problem: str,
 def graph_inputs(graph: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
     """(id, node) of the graph's input nodes, in declaration order: the order the model takes its inputs."""
     return [(i, n) for i, n in graph.items() if NODES.get(n["type"]) and NODES[n["type"]].role == "input"]
+
+
+def drawn_choices(graph: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """``{"<node id>/<argument>": values}`` of the ``DRAWN`` arguments given as a list: AutoKeras draws them
+    itself under that name, and a hyperparameter registered first with these values (in this order) wins."""
+    out = {}
+    for node_id, node in (graph or {}).items():
+        spec = NODES.get(node["type"])
+        for key, value in node.items():
+            if spec and key in spec.args and spec.args[key].takes == DRAWN and isinstance(value, list):
+                out[f"{node_id}/{key}"] = value
+    return out
 
 
 def input_layout(graph: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from autosearch.spaces.catalog import HP, NODES
+from autosearch.spaces.catalog import DRAWN, HP, NODES
 from autosearch.spaces.hp import hyperparameter
 
 DEFAULT_TEXT = {"max_tokens": 20000, "sequence_length": 256}
@@ -28,8 +28,8 @@ def _args(node_id: str, node: Mapping[str, Any]) -> dict[str, Any]:
     spec = NODES.get(node["type"])
     out = {}
     for key, value in node.items():
-        if key in ("type", "inputs"):
-            continue
+        if key in ("type", "inputs") or (spec and spec.args[key].takes == DRAWN and isinstance(value, list)):
+            continue  # a DRAWN list: AutoKeras draws the value, among ours (``tuner_kwargs`` registers them)
         takes_hp = spec.args[key].takes == HP if spec else isinstance(value, (list, Mapping))
         out[key] = hyperparameter(key, value) if takes_hp else value
     return out

@@ -17,7 +17,7 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.data.convert import split_inputs, table_to_array
 from autosearch.errors import SearchError
-from autosearch.spaces.graph import input_layout
+from autosearch.spaces.graph import drawn_choices, input_layout
 from autosearch.spaces.hp import tune
 from autosearch.spaces.registry import get_space
 from autosearch.tracking import TrackerWriter, TrialRecord
@@ -57,6 +57,8 @@ def tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     # AutoKeras' graph asks for these two; registering them first makes ours win.
     tune(hps, "optimizer", space["optimizer"])
     tune(hps, "learning_rate", space["learning_rate"])
+    for name, values in drawn_choices(cfg.graph).items():  # a graph's order of AutoKeras' own choices
+        tune(hps, name, values)
     kwargs: dict[str, Any] = {"hyperparameters": hps, "tune_new_entries": True, "allow_new_entries": True}
     if cfg.search.tuner == "hyperband":
         # AutoKeras leaves max_epochs at 1000; tie it to the pipeline's epochs and
