@@ -115,9 +115,11 @@ def bare(out: str, pipeline: str, workdir: str, overrides_json: str) -> int:
     from autosearch.data import prepare_data
     from autosearch.tuning import automodel
     from autosearch.tuning.hooks import set_global_seed, trial_seed
+    from autosearch.workflows.search import fit_settings
 
     cfg = load_pipeline(pipeline, json.loads(overrides_json))
     split = prepare_data(cfg)
+    cfg, _ = fit_settings(cfg, split)  # the space's "auto" settings, as the search fits them
     automodel.quiet_tensorflow()
     import autokeras as ak
     import keras
