@@ -107,6 +107,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except ChiefLost as exc:
         print(f"ChiefLost: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: this worker's trial is INTERRUPTED; the run goes on
+        print(f"{exc or 'interrupted (Ctrl-C)'}: this worker's running trial is recorded INTERRUPTED; the chief and "
+              "the other workers go on.", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     print(f"worker {result.worker}: {result.trials} trial(s) of run {result.run_id} done; the chief finishes the run")
     return 0
 
