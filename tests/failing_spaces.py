@@ -1,7 +1,8 @@
 """Spaces of a user's own that fail on purpose, for tests/test_failure_paths.py (``space = "failing_spaces:…"``).
 
 - ``raising``: a table MLP whose block raises while it is built when ``layers`` > 1 (``width`` sizes it);
-- ``diverging``: a table MLP whose outputs are NaN, so the loss is NaN from the first batch.
+- ``diverging``: a table MLP whose outputs are NaN, so the loss is NaN from the first batch;
+- ``diverging_first``: the same in the first trial only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import autokeras as ak
 import keras
 
 from autosearch.spaces.hp import tune
+
+
+BUILDS = 0  # models built in this process; AutoKeras builds one before the search, then one per trial
 
 
 @keras.utils.register_keras_serializable(package="failing_spaces")
@@ -27,7 +31,9 @@ class FragileMLP(ak.Block):
         if layers > 1:
             raise ValueError(f"a block with {layers} layers fails on purpose")
         x = keras.layers.Dense(tune(hp, "width", self.spec.get("width", 8)), activation="relu")(x)
-        if self.spec.get("nan"):
+        global BUILDS
+        BUILDS += 1
+        if self.spec.get("nan") is True or self.spec.get("nan") == BUILDS:
             x = keras.layers.Rescaling(float("nan"))(x)
         return x
 
@@ -45,3 +51,8 @@ def raising(params: dict, problem: str, columns: tuple[str, ...]):
 
 def diverging(params: dict, problem: str, columns: tuple[str, ...]):
     return _graph(params, problem, columns, nan=True)
+
+
+def diverging_first(params: dict, problem: str, columns: tuple[str, ...]):
+    """NaN in the first trial only (the second model this process builds; reset ``BUILDS`` first)."""
+    return _graph(params, problem, columns, nan=BUILDS + 2)

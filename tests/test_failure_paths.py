@@ -69,6 +69,22 @@ def test_a_loss_that_turns_nan_is_a_failed_trial_that_stops_at_once(home: Path, 
     assert "lower the learning rate" in trial.error
 
 
+def test_a_trial_whose_loss_turned_nan_is_never_the_best_and_the_search_goes_on(home: Path, tmp_path: Path) -> None:
+    # NaN outputs still give a finite accuracy (every row one class): KerasTuner must not rank it best either,
+    # else its checkpoint is pruned as not the best and the end of the search fails to load it.
+    import failing_spaces
+
+    tracker = SQLiteTracker(home / "tracker.db")
+    cfg = table_pipeline(tmp_path, "failing_spaces:diverging_first", "layers = 1", **{"search.max_trials": 3})
+    failing_spaces.BUILDS = 0
+    result = run_search(cfg, tracker, home)
+    first, *others = search_trials(tracker, result.run_id)
+    assert first.state is TrialState.FAILED and "loss was not finite" in first.error
+    assert others and all(t.state is TrialState.COMPLETED for t in others)
+    assert result.best_trial_id in {t.trial_id for t in others}
+    assert np.isfinite(autosearch.load(result.bundle).outputs(prepare_data(cfg).raw_x("test"))).all()
+
+
 def test_an_oversized_model_is_an_invalid_trial_with_the_reason(home: Path, tmp_path: Path) -> None:
     tracker = SQLiteTracker(home / "tracker.db")
     cfg = table_pipeline(tmp_path, "failing_spaces:raising", "width = [8, 50000]",  # the first (8) fits

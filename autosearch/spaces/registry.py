@@ -110,6 +110,8 @@ def _check_value(src: str, key: str, value: Any, default: Any, tunable: bool) ->
             )
     if key == "optimizer" and any(v not in OPTIMIZERS for v in values):
         raise ConfigError(f"{src}: space.optimizer = {value!r} is not allowed; use {', '.join(OPTIMIZERS)}.")
+    if isinstance(sample, str) and isinstance(default, list) and any(v not in default for v in values):
+        raise ConfigError(f"{src}: space.{key} = {value!r} is not allowed; use some of {', '.join(default)}.")
     cast = (lambda v: v) if isinstance(sample, str) else (float if isinstance(sample, float) else int)
     out = [cast(v) for v in values]
     return out if isinstance(value, list) else out[0]

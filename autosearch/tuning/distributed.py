@@ -203,7 +203,9 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
     def attempts_of(keras_trial_id: str) -> int:  # a retried trial gets a new row: <n>-a2, <n>-a3...
         return sum(1 for t in search_trials(tracker, run_id) if t.keras_trial_id == keras_trial_id)
 
-    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir, worker=tuner_id, attempts_of=attempts_of)
+    # the time budget runs from the run's start, as on the chief, not from this worker's
+    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir, worker=tuner_id, attempts_of=attempts_of,
+                       started=time.monotonic() - max(time.time() - tracker.get_run(run_id).started_at, 0.0))
     watch = ChiefWatch(chief, tuner_id, lost_after, lambda lost: setattr(hooks, "stop_requested", lost))
     base = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
 

@@ -33,7 +33,7 @@ from autosearch.tracking import (
 from autosearch.tracking.records import trial_id_of
 from autosearch.tuning.checkpoints import prune_checkpoints
 from autosearch.tuning.progress import Progress
-from autosearch.tuning.refusal import refusal
+from autosearch.tuning.verdicts import error_line, refusal
 from autosearch.tuning.resources import ResourceSampler
 
 # KerasTuner marks a trial FAILED when it raises FailedTrialError, which it does
@@ -186,6 +186,10 @@ class TrialHooks:
         self.progress.epoch_end(epoch, total_epochs, metrics)
         return live.diverged_at is not None or self.budget_exhausted()
 
+    def diverged(self, trial: Any) -> bool:
+        live = self.trials.get(self.full_id(trial))
+        return live is not None and live.diverged_at is not None
+
     def trial_end(self, trial: Any, kt_status: str) -> None:
         """Record a trial KerasTuner finished; ``kt_status`` is its status before the oracle's end_trial,
         which turns a crashed (INVALID) trial into FAILED when it will not be retried."""
@@ -193,7 +197,7 @@ class TrialHooks:
         state = _KT_STATES.get(kt_status, TrialState.FAILED)
         best = best_of(live.history, self.cfg.search.direction)
         if state is not TrialState.COMPLETED:
-            live.error = ((trial.message or "").strip().splitlines()[-1:] or ["unknown error"])[0]
+            live.error = error_line(trial.message)
             live.traceback_path = self._keep(trial.trial_id, "traceback.txt", trial.message or live.error)
         elif best is None:
             state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported" if \
@@ -296,6 +300,8 @@ def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = froze
 
         def on_trial_end(self, trial: Any) -> None:
             status = str(getattr(trial.status, "value", trial.status))
+            if hooks.diverged(trial):  # FAILED for KerasTuner too: its oracle must not rank the trial best
+                trial.status = type(trial.status)("FAILED")
             try:
                 super().on_trial_end(trial)  # scores the trial; may raise after too many consecutive failures
             finally:

@@ -1,7 +1,9 @@
-"""Trials this machine cannot run, refused before they train (recorded INVALID with the reason)."""
+"""Why a trial failed: the trials this machine cannot run, refused before they train (recorded INVALID
+with the reason), and the line of a failed trial's traceback that says what went wrong."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,3 +29,14 @@ def _weights_cached() -> bool:
 
     folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
     return folder.is_dir() and any(folder.glob("*.h5"))
+
+
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b.*")
+
+
+def error_line(message: str | None) -> str:
+    """The line of a traceback that says what went wrong (``ValueError: …``), not TensorFlow's trailing
+    ``[[{{node …}}]]`` lines; else its last line."""
+    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
+    named = [line for line in lines if _ERROR_LINE.match(line)]
+    return (named or lines or ["unknown error"])[-1]
