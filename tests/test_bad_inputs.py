@@ -51,6 +51,14 @@ def pipeline(t: Path, base: str = "text", data: str = "", search: str = "", top:
     return str(t / "mine.toml")
 
 
+def family(t: Path, value: str) -> str:
+    """The text pipeline with ``family = value`` in its [space]."""
+    text = (PIPELINES / "text.toml").read_text()
+    (t / "mine.toml").write_text("\n".join(f"family = {value}" if line.startswith("family =") else line
+                                           for line in text.splitlines()))
+    return str(t / "mine.toml")
+
+
 def images(t: Path, classes: dict[str, int], extra: dict[str, bytes] | None = None) -> str:
     """An image folder: ``classes`` name -> number of PNGs, plus ``extra`` relative path -> bytes."""
     from PIL import Image
@@ -93,6 +101,8 @@ BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
                          ["pipeline file 'pipelines/video.toml' not found", "known pipelines: ", "image, structured, structured_regression, text"]),
     "unknown pipeline key": (lambda t: ["search", "--pipeline", pipeline(t, search="trials = 3")],
                              ["unknown key 'search.trials'", "allowed keys in [search]", "max_trials"]),
+    "unknown text family": (lambda t: ["search", "--pipeline", family(t, '["ngram", "lstm"]')],
+                            ["space.family = ['ngram', 'lstm'] is not allowed", "use some of ngram, bag, cnn, rnn"]),
     "invalid TOML": (lambda t: ["search", "--pipeline", pipeline(t, top="name = ")], ["invalid TOML", "line"]),
     "bad tuner": (lambda t: ["search", "--tuner", "grid"], ["search.tuner = 'grid'", "greedy, bayesian"]),
     "max trials 0": (lambda t: ["search", "--max-trials", "0"], ["search.max_trials = 0 must be at least 1"]),
