@@ -89,7 +89,7 @@ reproduce: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q --durations=15
 
 # Every figure a ratio against a yardstick measured in the same run; writes artifacts/bench/<date>.json and .md.
 bench: $(VENV)/.installed

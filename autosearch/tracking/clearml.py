@@ -222,8 +222,7 @@ class ClearMLTracker(TrackerWriter):
                      best_epoch: int | None = None, trainable_params: int | None = None, error: str | None = None,
                      extra: Mapping[str, Any] | None = None, hyperparameters: Mapping[str, Any] | None = None) -> None:
         row = self._rows.setdefault(trial_id, {"trial": trial_id})
-        if hyperparameters is not None:
-            row.update({k: v for k, v in hyperparameters.items() if not k.startswith("tuner/")})
+        row.update({k: v for k, v in (hyperparameters or {}).items() if not k.startswith("tuner/")})
         row.update(state=TrialState(state).value, objective=objective,
                    best_epoch=None if best_epoch is None else best_epoch + 1, params=trainable_params, error=error)
         done = sum(1 for r in self._rows.values() if r.get("kind") == "search" and r.get("objective") is not None)
