@@ -54,8 +54,8 @@ SEED = 12
 # (its floor is the child's TensorFlow import, paid by every search and resume)
 MAX_TRIALS, EPOCHS = 2, 2
 SEARCH = ["search", "--pipeline", "structured", "--max-trials", str(MAX_TRIALS), "--epochs", str(EPOCHS), "--quiet"]
-PHASES = ("start-up", "before the first trial", "trial", "between trials", "scoring", "bundle", "finishing",
-          "after completion")
+PHASES = ("start-up", "before the first trial", "resume: reload", "trial", "between trials", "scoring", "bundle",
+          "finishing", "after completion")
 MAX_ATTEMPTS = 60  # per run: a run that never completes is a failure, not a hang
 CHILD_TIMEOUT = 900.0  # an unkilled child (calibration, the last resume)
 CHECK_TIMEOUT = 180.0  # one checker answer
@@ -110,8 +110,9 @@ def newer(path: Path, since: float) -> bool:
 
 
 def phase_of(raw: Raw, run_id: str | None, pid: int, run_dir: Path | None, since: float,
-             max_trials: int = MAX_TRIALS) -> str:
-    """Where the process ``pid`` (started at wall time ``since``) was, from the rows and files it left."""
+             max_trials: int = MAX_TRIALS, resume: bool = False) -> str:
+    """Where the process ``pid`` (started at wall time ``since``; ``resume``: an ``autosearch resume``) was,
+    from the rows and files it left."""
     run = raw.runs.get(run_id) if run_id else None
     if run is None or run_dir is None:
         return "start-up"  # imports, data, the run not created yet
@@ -124,6 +125,8 @@ def phase_of(raw: Raw, run_id: str | None, pid: int, run_dir: Path | None, since
         return "trial"
     if not search:
         return "before the first trial"  # TensorFlow's import, the baselines, the tuner's start
+    if resume and not newer(run_dir / "autokeras" / "tuner0.json", since):
+        return "resume: reload"  # TensorFlow's import, the tuner reloading the project (it saves tuner0.json)
     if len({t["keras_id"] for t in search if t["state"] == "COMPLETED"}) < max_trials:
         return "between trials"
     if any(newer(p, since) for p in run_dir.glob(".export.tmp-*")) or newer(run_dir / "predictions", since):
@@ -315,6 +318,7 @@ class Matrix:
         self.bundles: dict[str, float | None] = {}  # run id -> created_at of the bundle last seen
         self.counts = collections.Counter()
         self.length = 0.0
+        self.baselines_per_run = 0  # as the unkilled calibration run scored them
         self.timeline: dict[str, float] = {}
 
     # - children
@@ -363,7 +367,7 @@ class Matrix:
         problems = self.final_checks(run_id, log_path, calibration=True)
         if problems:
             raise RuntimeError(f"the unkilled calibration run {run_id} fails the final checks: {problems}")
-        self.counts["baselines_per_run"] = len(read_raw(self.db, integrity=False).trials_of(run_id, "baseline"))
+        self.baselines_per_run = len(read_raw(self.db, integrity=False).trials_of(run_id, "baseline"))
         self.runs.append({"run_id": run_id, "calibration": True, "attempts": 1, "resumes": 0, "kills": 0,
                           "seconds": self.length, "problems": []})
         self.snapshot()
@@ -450,8 +454,8 @@ class Matrix:
             problems.append(f"run status {raw.runs.get(run_id, {}).get('status')}")
         problems += attempt_rows_ok(raw.trials_of(run_id, "search"), MAX_TRIALS)
         baselines = raw.trials_of(run_id, "baseline")
-        if not calibration and len(baselines) != self.counts["baselines_per_run"]:
-            problems.append(f"{len(baselines)} baseline rows, not {self.counts['baselines_per_run']}")
+        if not calibration and len(baselines) != self.baselines_per_run:
+            problems.append(f"{len(baselines)} baseline rows, not {self.baselines_per_run}")
         if any(t["state"] != "COMPLETED" for t in baselines):
             problems.append(f"baselines {[(t['local'], t['state']) for t in baselines]}")
         problems += self.check_bundle(run_id, final=True)
@@ -515,7 +519,7 @@ class Matrix:
                 break
             kills += 1
             raw = read_raw(self.db)  # as the kill left it
-            phase = phase_of(raw, run_id, proc.pid, run_dir, since)
+            phase = phase_of(raw, run_id, proc.pid, run_dir, since, resume=args[0] == "resume")
             problems = self.after_kill(run_id, raw)
             cycle = time.monotonic() - t0
             tmp = sorted(p.name for p in run_dir.glob(".export.tmp-*")) if run_dir else []

@@ -67,9 +67,10 @@ def test_the_phase_of_a_kill_is_read_from_the_rows_and_files_it_left(tmp_path: P
     run_dir.mkdir(parents=True)
     since = time.time()
 
-    def phase(runs: list[tuple], trials: list[tuple], pid: int = 7) -> str:
+    def phase(runs: list[tuple], trials: list[tuple], pid: int = 7, resume: bool = False) -> str:
         db = tmp_path / f"t{time.monotonic_ns()}.db"
-        return crash.phase_of(crash.read_raw(tracker_db(db, runs, trials)), "r", pid, run_dir, since, max_trials=3)
+        return crash.phase_of(crash.read_raw(tracker_db(db, runs, trials)), "r", pid, run_dir, since, max_trials=3,
+                              resume=resume)
 
     base = [("r/baseline-majority", "r", "baseline", "COMPLETED", "{}")]
     done = [(f"r/{i}", "r", "search", "COMPLETED", json.dumps({"keras_trial_id": str(i)})) for i in range(3)]
@@ -79,6 +80,10 @@ def test_the_phase_of_a_kill_is_read_from_the_rows_and_files_it_left(tmp_path: P
     assert phase([("r", "RUNNING", 7)], base) == "before the first trial"
     assert phase([("r", "RUNNING", 7)], base + [("r/0", "r", "search", "RUNNING", "{}")]) == "trial"
     assert phase([("r", "RUNNING", 7)], base + done[:2]) == "between trials"
+    assert phase([("r", "RUNNING", 7)], base + done[:2], resume=True) == "resume: reload"  # no tuner0.json saved yet
+    (run_dir / "autokeras").mkdir()
+    (run_dir / "autokeras" / "tuner0.json").write_text("{}")
+    assert phase([("r", "RUNNING", 7)], base + done[:2], resume=True) == "between trials"
     assert phase([("r", "RUNNING", 7)], base + done) == "scoring"
     (run_dir / ".export.tmp-abc123").mkdir()
     assert phase([("r", "RUNNING", 7)], base + done) == "bundle"
