@@ -44,11 +44,13 @@ def write_lock_holder(db: Path) -> int | None:
 
 
 def _command(pid: int) -> str:
+    """The process's command line, its program by name only (``python -m autosearch search ...``), cut at 60."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = " ".join(f.read().replace(b"\0", b" ").decode(errors="replace").split())
+            words = f.read().replace(b"\0", b" ").decode(errors="replace").split()
     except OSError:
         return ""
+    cmd = " ".join([Path(words[0]).name, *words[1:]]) if words else ""
     return cmd if len(cmd) <= 60 else cmd[:57] + "..."
 
 
