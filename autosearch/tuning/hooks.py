@@ -180,9 +180,9 @@ class TrialHooks:
         live = self.trials[self.full_id(trial)]
         metrics = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
         self.tracker.log_epoch(live.trial_id, EpochMetrics(epoch, metrics, time.time()))
-        if not math.isfinite(metrics.get("loss", 0.0)) and live.diverged_at is None:
-            live.diverged_at = epoch  # its objective is not a result (accuracy stays finite on NaN outputs)
-        live.history.append(None if live.diverged_at is not None else metrics.get(self.cfg.search.objective))
+        if live.diverged_at is None and not math.isfinite(metrics.get("loss", 0.0)):
+            live.diverged_at = epoch  # the trial fails: accuracy stays finite on NaN outputs, a score it is not
+        live.history.append(metrics.get(self.cfg.search.objective))
         self.progress.epoch_end(epoch, total_epochs, metrics)
         return live.diverged_at is not None or self.budget_exhausted()
 
@@ -199,10 +199,11 @@ class TrialHooks:
         if state is not TrialState.COMPLETED:
             live.error = error_line(trial.message)
             live.traceback_path = self._keep(trial.trial_id, "traceback.txt", trial.message or live.error)
+        elif live.diverged_at is not None:  # FAILED for KerasTuner too (on_trial_end): both rank it nowhere
+            state, live.error = TrialState.FAILED, (f"the loss was not finite at epoch {live.diverged_at}; lower the "
+                                                    "learning rate or check the inputs for NaN")
         elif best is None:
-            state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported" if \
-                live.diverged_at is None else f"the loss was not finite at epoch {live.diverged_at}; lower the " \
-                                              "learning rate or check the inputs for NaN"
+            state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
         completed = state is TrialState.COMPLETED
         live.objective = best[1] if completed else None
         extra = {"keras_tuner_status": kt_status, **live.resources()}
