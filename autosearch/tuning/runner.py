@@ -54,11 +54,14 @@ class SearchOutcome:
 
 
 def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, split: SplitData,
-                  progress: Progress) -> None:
-    """Record reference models as ``baseline`` trials; their objective is their validation score
-    when the pipeline's objective is that metric (``val_accuracy``, ``val_mean_absolute_error``)."""
+                  progress: Progress, recorded: frozenset[str] = frozenset()) -> None:
+    """Record reference models as ``baseline`` trials, but those whose trial ids are ``recorded``; their
+    objective is their validation score when the pipeline's objective is that metric (``val_accuracy``,
+    ``val_mean_absolute_error``)."""
     for result in run_baselines(split, cfg.search.seed):
         tid = trial_id_of(run_id, f"baseline-{result.name}")
+        if tid in recorded:
+            continue
         now = time.time()
         tracker.log_trial(TrialRecord(trial_id=tid, run_id=run_id, kind=TrialKind.BASELINE,
                                       state=TrialState.RUNNING, hyperparameters={},

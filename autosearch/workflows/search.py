@@ -162,31 +162,13 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
     )
 
 
-class _NewTrialsOnly:
-    """``tracker``, with the writes of trials already recorded (ids in ``skip``) left out."""
-
-    def __init__(self, tracker: Tracker, skip: set[str]):
-        self._tracker, self._skip = tracker, skip
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tracker, name)
-
-    def log_trial(self, trial: Any) -> None:
-        if trial.trial_id not in self._skip:
-            self._tracker.log_trial(trial)
-
-    def finish_trial(self, trial_id: str, *args: Any, **kwargs: Any) -> None:
-        if trial_id not in self._skip:
-            self._tracker.finish_trial(trial_id, *args, **kwargs)
-
-
 def _score_missing_baselines(tracker: Tracker, run_id: str, cfg: PipelineConfig, split: SplitData,
                              progress: Progress) -> None:
     """The baselines a kill left unscored (it came before the tuner's first trial); those recorded are kept."""
     from autosearch.tuning.runner import log_baselines
 
-    recorded = {t.trial_id for t in tracker.list_trials(run_id) if t.kind is TrialKind.BASELINE}
-    log_baselines(_NewTrialsOnly(tracker, recorded), run_id, cfg, split, progress)  # type: ignore[arg-type]
+    recorded = frozenset(t.trial_id for t in tracker.list_trials(run_id) if t.kind is TrialKind.BASELINE)
+    log_baselines(tracker, run_id, cfg, split, progress, recorded)
 
 
 def fit_settings(cfg: PipelineConfig, split: SplitData) -> tuple[PipelineConfig, dict[str, Any]]:
