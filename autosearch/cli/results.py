@@ -92,15 +92,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
-    from autosearch.views.leaderboard import leaderboard
+    from autosearch.views.leaderboard import leaderboard_rows
     from autosearch.views.render import render, run_header
 
-    frame = leaderboard(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
-                        sort=args.sort, top=args.top, tracker=args.tracker)
-    out = render(frame, args.format)
+    tracker = get_tracker(args.tracker)
+    rows = leaderboard_rows(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
+                            sort=args.sort, top=args.top, tracker=tracker)
+    out = render(rows, args.format)
     if args.format in ("table", "markdown"):
-        tracker = get_tracker(args.tracker)
-        for run_id in dict.fromkeys(frame["run_id"]) if len(frame) else []:
+        for run_id in dict.fromkeys(r["run_id"] for r in rows):
             print(run_header(tracker.get_run(run_id)))
     print(out, end="" if out.endswith("\n") else "\n")
     return 0
@@ -109,13 +109,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.views.render import display_runs, markdown_table, text_table
-    from autosearch.views.runs import runs_frame
 
-    frame = runs_frame(get_tracker(args.tracker))
+    tracker = get_tracker(args.tracker)
     if args.format in ("csv", "json"):
+        from autosearch.views.runs import runs_frame
+
+        frame = runs_frame(tracker)
         print(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", date_format="iso"),
               end="")
         return 0
+    from autosearch.views.runs import runs_rows
+
+    print((markdown_table if args.format == "markdown" else text_table)(display_runs(runs_rows(tracker))))
+    return 0
     print((markdown_table if args.format == "markdown" else text_table)(display_runs(frame)))
     return 0
 

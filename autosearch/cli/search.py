@@ -119,13 +119,13 @@ def progress_of(args: argparse.Namespace) -> Any:
 
 def print_outcome(tracker: Any, result: Any, top: int) -> None:
     """The ranked trials, the best model's test score beside the baselines', and where everything is."""
-    from autosearch.views.leaderboard import trials_frame
+    from autosearch.views.leaderboard import ranked_rows
     from autosearch.views.render import render
 
-    frame = trials_frame(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
+    rows = ranked_rows(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
     print()
     print(f"Top trials ({result.objective}, {result.direction}):")
-    print(render(frame.head(top + 2)))
+    print(render(rows[:top + 2]))
     metric, base = result.scores["metric"], result.baseline
     print()
     print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "

@@ -164,16 +164,30 @@ class Tracker(TrackerWriter):
         *,
         states: Sequence[TrialState] | None = None,
         kinds: Sequence[TrialKind] | None = None,
+        top: int | None = None,
     ) -> list[TrialRecord]:
-        """Trials of the given runs (all runs if None) filtered by state and kind, without epochs.
+        """Trials of the given runs (all runs if None) filtered by state and kind, without epochs, in start order;
+        with ``top``, only the first ``top`` in leaderboard order (``TrialRecord.leaderboard_key``).
 
         Backends override this with an indexed query; this default reads run by run.
         """
-        ids = list(run_ids) if run_ids is not None else [r.run_id for r in self.list_runs()]
-        return [
-            t for run_id in ids for t in self.list_trials(run_id)
+        runs = {r.run_id: r for r in self.list_runs()} if run_ids is None else {i: None for i in run_ids}
+        found = [
+            t for run_id in runs for t in self.list_trials(run_id)
             if (states is None or t.state in states) and (kinds is None or t.kind in kinds)
         ]
+        if top is None:
+            return found
+        directions = {i: (r or self.get_run(i)).direction for i, r in runs.items()}
+        return sorted(found, key=lambda t: t.leaderboard_key(directions[t.run_id]))[:top]
+
+    def trial_counts(self, run_ids: Sequence[str] | None = None, *,
+                     kinds: Sequence[TrialKind] | None = None) -> dict[str, int]:
+        """How many trials (of ``kinds``) each run has; runs without any are left out."""
+        counts: dict[str, int] = {}
+        for t in self.find_trials(run_ids, kinds=kinds):
+            counts[t.run_id] = counts.get(t.run_id, 0) + 1
+        return counts
 
     @abstractmethod
     def delete_run(self, run_id: str) -> None:

@@ -86,5 +86,8 @@ class CompositeTracker(Tracker):
     def find_trials(self, run_ids: Any = None, **kwargs: Any) -> list[TrialRecord]:
         return self.primary.find_trials(run_ids, **kwargs)
 
+    def trial_counts(self, run_ids: Any = None, **kwargs: Any) -> dict[str, int]:
+        return self.primary.trial_counts(run_ids, **kwargs)
+
     def delete_run(self, run_id: str) -> None:
         self.primary.delete_run(run_id)

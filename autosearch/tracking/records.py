@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -224,6 +225,17 @@ class TrialRecord:
             if e.epoch == self.best_epoch:
                 return e.metrics
         return {}
+
+    @property
+    def ranked(self) -> bool:
+        """Completed with a finite objective: the trials a leaderboard orders by score."""
+        return self.state is TrialState.COMPLETED and self.objective is not None and not math.isnan(self.objective)
+
+    def leaderboard_key(self, direction: str) -> tuple[bool, float, float, str]:
+        """Where the trial stands in a leaderboard of a run of ``direction`` ("min" or "max"): ranked trials
+        first, best first, then the others in start order; ties by start time, then id."""
+        score = (self.objective if direction == "min" else -self.objective) if self.ranked else math.inf
+        return not self.ranked, score, self.started_at if self.started_at is not None else math.inf, self.trial_id
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -302,21 +302,48 @@ class SQLTracker(Tracker):
         return self._read(read)
 
     def find_trials(self, run_ids: Sequence[str] | None = None, *, states: Sequence[TrialState] | None = None,
-                    kinds: Sequence[TrialKind] | None = None) -> list[TrialRecord]:
+                    kinds: Sequence[TrialKind] | None = None, top: int | None = None) -> list[TrialRecord]:
         wanted = None if states is None else {TrialState(s) for s in states}
         stored = None if wanted is None else wanted | ({TrialState.RUNNING} if TrialState.INTERRUPTED in wanted else set())
+        where, args = self._where((("run_id", run_ids), ("state", stored), ("kind", kinds)))
+        sql = f"SELECT {TRIAL_COLUMNS} FROM trials{where}"
+        if top is not None and stored != wanted:  # INTERRUPTED is a RUNNING row of a dead run: known once read
+            return super().find_trials(run_ids, states=states, kinds=kinds, top=top)
+
+        def read(tx: Tx) -> tuple[list[TrialRecord], set[str]]:
+            minimised: set[str] = set()
+            if top is None:
+                rows = tx.all(sql + " ORDER BY run_id, started_at, trial_id", args)
+            else:  # TrialRecord.leaderboard_key in SQL: only the first rows are read and parsed
+                ranked = "state='COMPLETED' AND objective IS NOT NULL"
+                run_where, run_args = self._where((("run_id", run_ids),))
+                minimised = {r["run_id"] for r in tx.all(f"SELECT run_id, config FROM runs{run_where}", run_args)
+                             if json.loads(r["config"]).get("search", {}).get("direction", "max") == "min"}
+                sign = f"CASE WHEN run_id IN ({','.join('?' * len(minimised))}) THEN 1 ELSE -1 END" if minimised else "-1"
+                rows = tx.all(sql + f" ORDER BY CASE WHEN {ranked} THEN 0 ELSE 1 END, CASE WHEN {ranked} THEN "
+                              f"{sign} * objective END, started_at, trial_id LIMIT ?", [*args, *minimised, top])
+            dead = dead_runs(tx) if any(r["state"] == "RUNNING" for r in rows) else {}
+            return [trial_from_row(r, dead) for r in rows], minimised
+
+        trials, minimised = self._read(read)
+        found = trials if wanted is None else [t for t in trials if t.state in wanted]
+        if top is not None:  # and in Python's order: the databases may break ties (collation, NULLs) differently
+            found.sort(key=lambda t: t.leaderboard_key("min" if t.run_id in minimised else "max"))
+        return found
+
+    def trial_counts(self, run_ids: Sequence[str] | None = None, *,
+                     kinds: Sequence[TrialKind] | None = None) -> dict[str, int]:
+        where, args = self._where((("run_id", run_ids), ("kind", kinds)))
+        rows = self._read(lambda tx: tx.all(f"SELECT run_id, COUNT(*) AS n FROM trials{where} GROUP BY run_id", args))
+        return {r["run_id"]: r["n"] for r in rows}
+
+    @staticmethod
+    def _where(filters: Any) -> tuple[str, list[Any]]:
+        """`` WHERE column IN (...) AND ...`` for the (column, values) pairs whose values are not None."""
         where, args = [], []
-        for column, values in (("run_id", run_ids), ("state", stored), ("kind", kinds)):
+        for column, values in filters:
             if values is not None:
                 values = [getattr(v, "value", v) for v in values]
                 where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "1=0")
                 args.extend(values)
-        sql = f"SELECT {TRIAL_COLUMNS} FROM trials" + (f" WHERE {' AND '.join(where)}" if where else "")
-
-        def read(tx: Tx) -> list[TrialRecord]:
-            rows = tx.all(sql + " ORDER BY run_id, started_at, trial_id", args)
-            dead = dead_runs(tx) if any(r["state"] == "RUNNING" for r in rows) else {}
-            return [trial_from_row(r, dead) for r in rows]
-
-        trials = self._read(read)
-        return trials if wanted is None else [t for t in trials if t.state in wanted]
+        return (f" WHERE {' AND '.join(where)}" if where else ""), args

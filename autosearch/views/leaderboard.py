@@ -1,17 +1,18 @@
-"""Trial leaderboards as pandas DataFrames (no TensorFlow).
+"""Trial leaderboards: ranked rows (plain dicts, for the terminal) and pandas DataFrames (no TensorFlow).
 
 One row per trial: ids, kind, state, the objective, best epoch, parameters,
 times, resources, error, and every hyperparameter as an ``hp.<name>`` column.
 Completed trials come first, best first (in each run's objective direction);
 failed and other unfinished trials follow in start order.
+
+The rows need no pandas, whose import alone costs a quarter of a second: the
+terminal's leaderboard prints them as they are; ``leaderboard()`` and the CSV
+and JSON formats make a DataFrame of them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from autosearch.errors import ViewError
 from autosearch.tracking import (
@@ -23,6 +24,10 @@ from autosearch.tracking import (
     get_tracker,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+Row = dict[str, Any]
 HP_PREFIX = "hp."
 BASE_COLUMNS = [
     "rank", "run_id", "trial_id", "kind", "state", "objective_name", "direction", "objective", "score_metric",
@@ -30,6 +35,10 @@ BASE_COLUMNS = [
     "trainable_params", "started_at", "ended_at", "duration_s", "peak_rss_mb", "cpu_percent", "seed",
     "reproduces", "error", "worker",
 ]
+INT_COLUMNS = ("rank", "best_epoch", "trainable_params", "seed")
+TEXT_COLUMNS = ("run_id", "trial_id", "kind", "state", "objective_name", "direction", "score_metric", "reproduces",
+                "error", "worker")
+TIME_COLUMNS = ("started_at", "ended_at")  # seconds since the epoch in rows; UTC timestamps in frames
 
 
 def _parse_enum(enum: Any, value: str | Sequence[str] | None, flag: str) -> list | None:
@@ -58,11 +67,11 @@ def resolve_runs(tracker: Tracker, run: str | None, all_runs: bool, task: str | 
     return runs if all_runs else runs[:1]
 
 
-def _row(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
+def _row(trial: TrialRecord, run: RunInfo) -> Row:
     extra = trial.extra or {}
     row = {
-        "run_id": trial.run_id, "trial_id": trial.trial_id, "kind": trial.kind.value, "state": trial.state.value,
-        "objective_name": run.objective, "direction": run.direction,
+        "rank": None, "run_id": trial.run_id, "trial_id": trial.trial_id, "kind": trial.kind.value,
+        "state": trial.state.value, "objective_name": run.objective, "direction": run.direction,
         "objective": trial.objective, **_scores(trial, run),
         "best_epoch": None if trial.best_epoch is None else trial.best_epoch + 1,
         "trainable_params": trial.trainable_params, "started_at": trial.started_at, "ended_at": trial.ended_at,
@@ -89,24 +98,73 @@ def _scores(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
     return {"score_metric": None, "validation_score": None, "test_score": None}
 
 
-def trials_frame(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> pd.DataFrame:
-    """Ranked DataFrame of ``trials`` (see module doc)."""
-    rows = [_row(t, runs[t.run_id]) for t in trials]
-    frame = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS[1:])
-    if frame.empty:
+def ranked_rows(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> list[Row]:
+    """Rows of ``trials`` in leaderboard order, ranked (see module doc); every row has every column."""
+    ordered = sorted(trials, key=lambda t: t.leaderboard_key(runs[t.run_id].direction))
+    rows, rank = [_row(t, runs[t.run_id]) for t in ordered], 0
+    for t, row in zip(ordered, rows):
+        if t.ranked and t.kind is not TrialKind.BASELINE:
+            rank += 1
+            row["rank"] = rank
+    columns = [*BASE_COLUMNS, *sorted({c for r in rows for c in r if c.startswith(HP_PREFIX)})]
+    return [{c: r.get(c) for c in columns} for r in rows]
+
+
+def frame_of(rows: Sequence[Row]) -> "pd.DataFrame":
+    """Leaderboard rows as a DataFrame: nullable integers, UTC timestamps to the microsecond."""
+    import pandas as pd
+
+    if not rows:
         return pd.DataFrame(columns=BASE_COLUMNS)
-    done = (frame["state"] == TrialState.COMPLETED.value) & frame["objective"].notna()
-    oriented = np.where(frame["direction"] == "min", frame["objective"], -frame["objective"].astype(float))
-    frame["_done"], frame["_key"] = ~done, np.where(done, oriented, np.inf)
-    frame = frame.sort_values(["_done", "_key", "started_at", "trial_id"], kind="stable").drop(columns=["_done", "_key"])
-    ranked = (done.loc[frame.index] & (frame["kind"] != TrialKind.BASELINE.value)).to_numpy()
-    frame.insert(0, "rank", pd.Series(np.cumsum(ranked), index=frame.index, dtype="Int64").where(ranked))
-    for col in ("started_at", "ended_at"):
+    frame = pd.DataFrame(list(rows), columns=list(rows[0]))
+    for col in TIME_COLUMNS:
         frame[col] = pd.to_datetime(frame[col], unit="s", utc=True).dt.round("us")  # time.time() resolution
-    for col in ("best_epoch", "trainable_params", "seed"):
+    for col in INT_COLUMNS:
         frame[col] = pd.array(frame[col], dtype="Int64")
-    hp_cols = sorted(c for c in frame.columns if c.startswith(HP_PREFIX))
-    return frame[[*BASE_COLUMNS, *hp_cols]].reset_index(drop=True)
+    for col in TEXT_COLUMNS:  # one dtype whatever the rows hold (all missing, or some text)
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame
+
+
+def trials_frame(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> "pd.DataFrame":
+    """Ranked DataFrame of ``trials`` (see module doc)."""
+    return frame_of(ranked_rows(trials, runs))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value != value  # NaN
+
+
+def leaderboard_rows(
+    run: str | None = None,
+    *,
+    all_runs: bool = False,
+    task: str | None = None,
+    status: str | Sequence[str] | None = None,
+    kind: str | Sequence[str] | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+    tracker: "Tracker | str | None" = None,
+) -> list[Row]:
+    """``leaderboard()``'s rows as dicts; the first ``top`` of the default order are all the tracker reads."""
+    tracker = get_tracker(tracker)
+    runs = resolve_runs(tracker, run, all_runs, task)
+    by_rank = not sort or sort in ("objective", "rank")
+    trials = tracker.find_trials(
+        [r.run_id for r in runs], states=_parse_enum(TrialState, status, "--status"),
+        kinds=_parse_enum(TrialKind, kind, "--kind"), top=top if by_rank else None,
+    )
+    rows = ranked_rows(trials, {r.run_id: r for r in runs})
+    if not by_rank:
+        column, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
+        columns = list(rows[0]) if rows else BASE_COLUMNS
+        if column not in columns and HP_PREFIX + column in columns:
+            column = HP_PREFIX + column
+        if column not in columns:
+            raise ViewError(f"--sort '{sort}' is not a column; use one of: {', '.join(columns)}.")
+        known = sorted((r for r in rows if not _missing(r[column])), key=lambda r: r[column], reverse=descending)
+        rows = known + [r for r in rows if _missing(r[column])]  # missing values last, as pandas puts them
+    return rows[:top] if top else rows
 
 
 def leaderboard(
@@ -119,33 +177,21 @@ def leaderboard(
     sort: str | None = None,
     top: int | None = None,
     tracker: "Tracker | str | None" = None,
-) -> pd.DataFrame:
+) -> "pd.DataFrame":
     """The trials of a run (default: the newest), or of all runs, as a ranked DataFrame.
 
     ``status``/``kind`` filter (e.g. ``status="completed"``, ``kind="search"``);
     ``sort`` names a column (``-column`` for descending; ``objective`` follows
     each run's direction); ``top`` keeps the first N rows.
     """
-    tracker = get_tracker(tracker)
-    runs = resolve_runs(tracker, run, all_runs, task)
-    trials = tracker.find_trials(
-        [r.run_id for r in runs], states=_parse_enum(TrialState, status, "--status"),
-        kinds=_parse_enum(TrialKind, kind, "--kind"),
-    )
-    frame = trials_frame(trials, {r.run_id: r for r in runs})
-    if sort and sort not in ("objective", "rank"):
-        column, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
-        if column not in frame.columns and HP_PREFIX + column in frame.columns:
-            column = HP_PREFIX + column
-        if column not in frame.columns:
-            raise ViewError(f"--sort '{sort}' is not a column; use one of: {', '.join(frame.columns)}.")
-        frame = frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
-        frame = frame.reset_index(drop=True)
-    return frame.head(top) if top else frame
+    return frame_of(leaderboard_rows(run, all_runs=all_runs, task=task, status=status, kind=kind, sort=sort,
+                                     top=top, tracker=tracker))
 
 
 def trials(run: str | None = None, *, tracker: "Tracker | str | None" = None) -> pd.DataFrame:
     """Per-epoch histories of a run's trials in long form: trial_id, kind, epoch, metric, value."""
+    import pandas as pd
+
     tracker = get_tracker(tracker)
     (info,) = resolve_runs(tracker, run, False, None)
     rows = [
@@ -155,7 +201,10 @@ def trials(run: str | None = None, *, tracker: "Tracker | str | None" = None) ->
     return pd.DataFrame(rows, columns=["run_id", "trial_id", "kind", "epoch", "metric", "value"])
 
 
-def varying_hyperparameters(frame: pd.DataFrame) -> list[str]:
+def varying_hyperparameters(rows: "Sequence[Row] | pd.DataFrame") -> list[str]:
     """``hp.*`` columns whose values differ between the rows (KerasTuner's ``tuner/*`` bookkeeping excluded)."""
-    cols = [c for c in frame.columns if c.startswith(HP_PREFIX) and not c.startswith(HP_PREFIX + "tuner/")]
-    return [c for c in cols if frame[c].astype(str).nunique(dropna=False) > 1]
+    if hasattr(rows, "to_dict"):  # a DataFrame
+        rows = rows.to_dict(orient="records")
+    columns = list(rows[0]) if rows else []
+    cols = [c for c in columns if c.startswith(HP_PREFIX) and not c.startswith(HP_PREFIX + "tuner/")]
+    return [c for c in cols if len({"-" if _missing(r.get(c)) else str(r.get(c)) for r in rows}) > 1]

@@ -1,26 +1,34 @@
-"""Render leaderboards and run lists for the terminal, Markdown, CSV and JSON."""
+"""Render leaderboards and run lists for the terminal, Markdown, CSV and JSON.
+
+The terminal and Markdown tables are made of plain rows (no pandas import: a
+second saved on every look at a leaderboard); CSV and JSON go through pandas.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import pandas as pd
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Sequence
 
 from autosearch.errors import ViewError
-from autosearch.views.leaderboard import HP_PREFIX, varying_hyperparameters
+from autosearch.views.leaderboard import HP_PREFIX, Row, frame_of, varying_hyperparameters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("table", "markdown", "csv", "json")
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
+
+
 def _num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "-"
-    return f"{value:.{digits}f}"
+    return "-" if _missing(value) else f"{value:.{digits}f}"
 
 
 def _count(n: Any) -> str:
-    if n is None or n is pd.NA or (isinstance(n, float) and math.isnan(n)):
+    if _missing(n):
         return "-"
     for unit, size in (("M", 1e6), ("k", 1e3)):
         if n >= size:
@@ -29,41 +37,52 @@ def _count(n: Any) -> str:
 
 
 def _secs(seconds: Any) -> str:
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+    if _missing(seconds):
         return "-"
     return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
 
 
 def _hp(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "-"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def _int(value: Any) -> str:
+    return "-" if _missing(value) else str(int(value))
+
+
+def _time(seconds: Any) -> str:
+    """A start time to the second, in UTC."""
+    if _missing(seconds):
+        return "-"
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def display_rows(rows: Sequence[Row]) -> list[Row]:
     """The columns a person reads: rank, trial, objective, varying hyperparameters, epoch, size, time, memory, status."""
-    objective = frame["objective_name"].dropna().unique()
-    obj_label = objective[0] if len(objective) == 1 else "objective"
-    hps = varying_hyperparameters(frame)
-    workers = "worker" in frame and frame["worker"].notna().any()  # a distributed search's runs
-    rows = []
-    for _, r in frame.iterrows():
+    objective = {r["objective_name"] for r in rows if not _missing(r["objective_name"])}
+    obj_label = next(iter(objective)) if len(objective) == 1 else "objective"
+    hps = varying_hyperparameters(rows)
+    workers = any(isinstance(r["worker"], str) for r in rows)  # a distributed search's runs
+    out = []
+    for r in rows:
         status = r["state"] if not isinstance(r["error"], str) else f"{r['state']}: {r['error'][:70]}"
         kind = "" if r["kind"] == "search" else f" ({r['kind']})"
-        rows.append({
-            "rank": "-" if pd.isna(r["rank"]) else str(r["rank"]),
+        out.append({
+            "rank": _int(r["rank"]),
             "trial": r["trial_id"] + kind,
             obj_label: _num(r["objective"]),
-            "test": _num(r.get("test_score")),
+            "test": _num(r["test_score"]),
             **{h[len(HP_PREFIX):].split("/")[-1]: _hp(r.get(h)) for h in hps},
-            "best epoch": "-" if pd.isna(r["best_epoch"]) else str(r["best_epoch"]),
+            "best epoch": _int(r["best_epoch"]),
             "params": _count(r["trainable_params"]),
             "time": _secs(r["duration_s"]),
-            "peak mem": "-" if pd.isna(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}MB",
+            "peak mem": "-" if _missing(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}MB",
             **({"worker": r["worker"] if isinstance(r["worker"], str) else "-"} if workers else {}),
             "status": status,
         })
-    return pd.DataFrame(rows)
+    return out
 
 
 def run_header(run: Any) -> str:
@@ -78,37 +97,40 @@ def run_header(run: Any) -> str:
     return "; ".join(parts)
 
 
-def display_runs(frame: pd.DataFrame) -> pd.DataFrame:
+def display_runs(rows: Sequence[Row]) -> list[Row]:
     """The run list as a person reads it: scores to 4 places, disk in MB, start to the second."""
-    if frame.empty:
-        return frame
-    return frame.assign(
-        best_objective=frame["best_objective"].map(_num), test_score=frame["test_score"].map(_num),
-        disk_mb=frame["disk_mb"].map(lambda v: f"{v:.1f}"), started_at=frame["started_at"].map(lambda v: str(v)[:19]),
-    ).drop(columns=["duration_s"])
+    return [{**{k: v for k, v in r.items() if k != "duration_s"}, "best_objective": _num(r["best_objective"]),
+             "test_score": _num(r["test_score"]), "disk_mb": f"{r['disk_mb']:.1f}", "started_at": _time(r["started_at"])}
+            for r in rows]
 
 
-def text_table(frame: pd.DataFrame) -> str:
-    if frame.empty:
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def text_table(rows: Sequence[Row]) -> str:
+    if not rows:
         return "(no rows)"
-    cols = list(frame.columns)
-    widths = [max(len(str(c)), *(len(str(v)) for v in frame[c])) for c in cols]
+    cols = list(rows[0])
+    widths = [max(len(str(c)), *(len(_cell(r[c])) for r in rows)) for c in cols]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()]
-    lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in frame.itertuples(index=False)]
+    lines += ["  ".join(_cell(r[c]).ljust(w) for c, w in zip(cols, widths)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
+def markdown_table(rows: Sequence[Row]) -> str:
+    cols = list(rows[0]) if rows else []
     lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in frame.itertuples(index=False)]
+    lines += ["| " + " | ".join(_cell(r[c]).replace("|", "\\|") for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def records_json(frame: pd.DataFrame) -> str:
+def records_json(frame: "pd.DataFrame") -> str:
     """Rows as JSON objects with every float exact (pandas' writer keeps 15 digits at most), times in ISO 8601
     and missing values as null."""
     import json
+
+    import pandas as pd
 
     out = frame.copy()
     for col in out.columns:
@@ -118,14 +140,15 @@ def records_json(frame: pd.DataFrame) -> str:
     return json.dumps(rows, indent=1, default=lambda v: v.item() if hasattr(v, "item") else str(v)) + "\n"
 
 
-def render(frame: pd.DataFrame, fmt: str = "table") -> str:
-    """A leaderboard in one of ``FORMATS``; CSV and JSON keep every column, machine-readable."""
+def render(rows: Sequence[Row], fmt: str = "table") -> str:
+    """Leaderboard rows (``leaderboard_rows``) in one of ``FORMATS``; CSV and JSON keep every column,
+    machine-readable."""
     if fmt == "table":
-        return text_table(display_frame(frame))
+        return text_table(display_rows(rows))
     if fmt == "markdown":
-        return markdown_table(display_frame(frame))
+        return markdown_table(display_rows(rows))
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return frame_of(rows).to_csv(index=False)
     if fmt == "json":
-        return records_json(frame)
+        return records_json(frame_of(rows))
     raise ViewError(f"--format '{fmt}' is unknown; use one of {', '.join(FORMATS)}.")

@@ -1,12 +1,14 @@
-"""The run list: one row per run (no TensorFlow)."""
+"""The run list: one row per run (no TensorFlow; pandas only for ``runs_frame``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from autosearch.tracking import Tracker, TrialKind
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def disk_use(path: Path | None) -> int:
@@ -15,19 +17,25 @@ def disk_use(path: Path | None) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def runs_frame(tracker: Tracker) -> pd.DataFrame:
-    """One row per run: id, pipeline, data set, status, best objective, test score, trials, disk use."""
-    rows = []
+def runs_rows(tracker: Tracker) -> list[dict[str, Any]]:
+    """One row per run, newest first: id, pipeline, data set, status, best objective, test score, search trials,
+    start (seconds since the epoch), duration, disk use."""
     runs = tracker.list_runs()
-    trials = tracker.find_trials([r.run_id for r in runs], kinds=[TrialKind.SEARCH]) if runs else []
-    counts = pd.Series([t.run_id for t in trials]).value_counts().to_dict() if trials else {}
-    for run in runs:
-        rows.append({
-            "run_id": run.run_id, "pipeline": run.pipeline, "task": run.task, "dataset": run.dataset,
-            "status": run.status.value, "objective_name": run.objective,
-            "best_objective": run.best_objective, "test_metric": run.scores.get("metric"),
-            "test_score": run.scores.get("test"), "trials": counts.get(run.run_id, 0),
-            "started_at": pd.to_datetime(run.started_at, unit="s", utc=True),
-            "duration_s": run.duration, "disk_mb": disk_use(run.run_dir) / 2**20,
-        })
-    return pd.DataFrame(rows)
+    counts = tracker.trial_counts([r.run_id for r in runs], kinds=[TrialKind.SEARCH]) if runs else {}
+    return [{
+        "run_id": run.run_id, "pipeline": run.pipeline, "task": run.task, "dataset": run.dataset,
+        "status": run.status.value, "objective_name": run.objective,
+        "best_objective": run.best_objective, "test_metric": run.scores.get("metric"),
+        "test_score": run.scores.get("test"), "trials": counts.get(run.run_id, 0),
+        "started_at": run.started_at, "duration_s": run.duration, "disk_mb": disk_use(run.run_dir) / 2**20,
+    } for run in runs]
+
+
+def runs_frame(tracker: Tracker) -> "pd.DataFrame":
+    """``runs_rows`` as a DataFrame, the start as a UTC timestamp."""
+    import pandas as pd
+
+    frame = pd.DataFrame(runs_rows(tracker))
+    if not frame.empty:
+        frame["started_at"] = pd.to_datetime(frame["started_at"], unit="s", utc=True)
+    return frame

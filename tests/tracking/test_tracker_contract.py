@@ -20,6 +20,7 @@ from autosearch.errors import (
 )
 from autosearch.tracking import (
     EpochMetrics,
+    RunInfo,
     RunStatus,
     Tracker,
     TrialKind,
@@ -177,6 +178,54 @@ def test_find_trials_filters_by_run_state_and_kind(tracker: Tracker) -> None:
     assert ids(tracker.find_trials(kinds=[TrialKind.BASELINE])) == [f"{RUN_ID}/baseline-majority"]
     assert ids(tracker.find_trials([RUN_ID], states=[TrialState.RUNNING])) == [f"{RUN_ID}/0"]
     assert tracker.find_trials([]) == [] and tracker.find_trials(states=[]) == []
+
+
+def _trial(trial_id: str, run_id: str, started_at: float, state: TrialState, objective: float | None,
+           kind: TrialKind = TrialKind.SEARCH) -> TrialRecord:
+    return TrialRecord(**{**make_trial(trial_id, run_id, started_at).__dict__, "state": state,
+                          "objective": objective, "kind": kind})
+
+
+def test_find_trials_top_reads_the_first_trials_in_leaderboard_order(tracker: Tracker) -> None:
+    """Ranked trials best first in each run's direction (ties by start, then id), then the others in start
+    order: the leaderboard's order, so that its first rows are all a tracker has to read."""
+    lower = "20261124-111500-bbbb"
+    tracker.start_run(make_run())  # maximises (the default)
+    tracker.start_run(RunInfo(**{**make_run(lower).__dict__, "config": {"search": {"direction": "min"}}}))
+    done, failed, running = TrialState.COMPLETED, TrialState.FAILED, TrialState.RUNNING
+    for trial in [_trial(f"{RUN_ID}/0", RUN_ID, 1.0, failed, None), _trial(f"{RUN_ID}/1", RUN_ID, 2.0, done, 0.5),
+                  _trial(f"{RUN_ID}/2", RUN_ID, 3.0, done, 0.9), _trial(f"{RUN_ID}/3", RUN_ID, 4.0, done, 0.5),
+                  _trial(f"{RUN_ID}/4", RUN_ID, 0.5, running, None),
+                  _trial(f"{RUN_ID}/baseline-majority", RUN_ID, 0.1, done, 0.7, TrialKind.BASELINE),
+                  _trial(f"{lower}/0", lower, 1.0, done, 0.2), _trial(f"{lower}/1", lower, 2.0, done, 0.1)]:
+        tracker.log_trial(trial)
+    ids = lambda trials: [t.trial_id for t in trials]  # noqa: E731
+    order = [f"{RUN_ID}/2", f"{RUN_ID}/baseline-majority", f"{RUN_ID}/1", f"{RUN_ID}/3", f"{RUN_ID}/4", f"{RUN_ID}/0"]
+    assert ids(tracker.find_trials([RUN_ID], top=100)) == order
+    assert ids(tracker.find_trials([RUN_ID], top=3)) == order[:3]
+    assert ids(tracker.find_trials([lower], top=1)) == [f"{lower}/1"]  # the lower objective is the better
+    # across runs, by each one's oriented score (maximised objectives negated), as the all-runs leaderboard
+    assert ids(tracker.find_trials(top=6)) == [*order[:4], f"{lower}/1", f"{lower}/0"]
+    assert ids(tracker.find_trials([RUN_ID], kinds=[TrialKind.SEARCH], states=[failed, done], top=2)) == order[:1] + order[2:3]
+    assert tracker.find_trials([RUN_ID], top=0) == [] and tracker.find_trials([], top=5) == []
+
+
+def test_an_interrupted_filter_with_top_reads_dead_runs_running_trials(tracker: Tracker) -> None:
+    tracker.start_run(make_run(heartbeat=beat(pid=dead_pid())))
+    tracker.log_trial(_trial(f"{RUN_ID}/0", RUN_ID, 1.0, TrialState.RUNNING, None))
+    (trial,) = tracker.find_trials([RUN_ID], states=[TrialState.INTERRUPTED], top=5)
+    assert trial.trial_id == f"{RUN_ID}/0" and trial.state is TrialState.INTERRUPTED
+
+
+def test_trial_counts_per_run_and_kind(tracker: Tracker) -> None:
+    tracker.start_run(make_run())
+    tracker.start_run(make_run("20261124-111500-bbbb"))
+    for i in range(3):
+        tracker.log_trial(make_trial(f"{RUN_ID}/{i}"))
+    tracker.log_trial(_trial(f"{RUN_ID}/baseline-majority", RUN_ID, 0.1, TrialState.COMPLETED, 0.7, TrialKind.BASELINE))
+    assert tracker.trial_counts() == {RUN_ID: 4}
+    assert tracker.trial_counts([RUN_ID, "20261124-111500-bbbb"], kinds=[TrialKind.SEARCH]) == {RUN_ID: 3}
+    assert tracker.trial_counts([]) == {}
 
 
 def test_delete_run_removes_its_trials_and_epochs(tracker: Tracker) -> None:
