@@ -64,7 +64,42 @@ def test_saved_best_model_scores_what_its_trial_recorded(home: Path) -> None:
     test_preds = pd.read_csv(result.run_dir / "predictions" / "test.csv")
     assert len(test_preds) == 60 and {"y_true", "y_pred", "p_fresh", "p_rotten"} <= set(test_preds.columns)
     assert (test_preds.y_true == test_preds.y_pred).mean() == pytest.approx(run.summary["scores"]["test"])
-    assert list((result.run_dir / "tensorboard").iterdir()), "TensorBoard logs are written per trial"
+    assert tensorboard_tags(result.run_dir / "tensorboard") >= {"epoch_loss", "epoch_accuracy"}, \
+        "TensorBoard logs hold each epoch's metrics"
+
+
+def tensorboard_tags(log_dir: Path) -> set[str]:
+    """The scalar tags of every TensorBoard event file under ``log_dir``."""
+    import tensorflow as tf
+
+    return {value.tag for path in log_dir.rglob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+
+
+def test_tensorboard_callbacks_skip_keras_per_batch_summaries_and_keep_the_epochs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras' TensorBoard calls tf.summary.scalar for each batch's metrics when only epochs are written; ours
+    does not call it, and writes the same epoch summaries."""
+    import keras
+    import numpy as np
+
+    from autosearch.tuning.automodel import tensorboard
+
+    x, y = np.random.default_rng(0).random((64, 4)), np.arange(64) % 2
+    calls: dict[str, list[str]] = {}
+    for name, make in (("keras", lambda d: keras.callbacks.TensorBoard(log_dir=str(d))), ("ours", tensorboard)):
+        callback, seen = make(tmp_path / name), []
+        calls[name] = seen
+        summary = callback.summary  # tf.summary: patched for this fit only
+        with monkeypatch.context() as patch:
+            original = summary.scalar
+            patch.setattr(summary, "scalar", lambda tag, *a, _o=original, _s=seen, **k: (_s.append(tag), _o(tag, *a, **k))[1])
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+            model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+            model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[callback])
+    assert sum(t.startswith("batch_") for t in calls["keras"]) == 16 * 2  # 8 batches x 2 epochs x (loss, accuracy)
+    assert not any(t.startswith("batch_") for t in calls["ours"])
+    assert tensorboard_tags(tmp_path / "ours") == tensorboard_tags(tmp_path / "keras") >= {"epoch_loss"}
 
 
 def test_time_budget_stops_the_search(home: Path) -> None:

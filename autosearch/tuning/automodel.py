@@ -42,6 +42,23 @@ def quiet_tensorflow() -> None:
     kt_config.DEBUG = False
 
 
+def tensorboard(log_dir: Path) -> Any:
+    """Keras' TensorBoard callback, per-epoch summaries. Keras 3.12's calls ``tf.summary.scalar`` for every
+    metric of every batch even with ``update_freq="epoch"``, where no writer records them: 0.5 ms of CPU a
+    batch (measured; 2% of a text search) spent writing nothing. This one skips those calls, and only those."""
+    import keras
+
+    class EpochTensorBoard(keras.callbacks.TensorBoard):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if self._should_trace or self.update_freq != "epoch" or self.write_steps_per_second:
+                super().on_train_batch_end(batch, logs)
+            elif self._should_write_train_graph:  # what Keras' method writes after the first batch
+                self._write_keras_model_train_graph()
+                self._should_write_train_graph = False
+
+    return EpochTensorBoard(log_dir=str(log_dir))
+
+
 def _objective(cfg: PipelineConfig) -> Any:
     import keras_tuner
 
@@ -173,7 +190,7 @@ def train_trial_again(
         "allow_new_entries": True})
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction, patience=epochs + 1),
-        keras.callbacks.TensorBoard(log_dir=str(workdir / "tensorboard")),
+        tensorboard(workdir / "tensorboard"),
     ]
     progress.search_begin(1, epochs, cfg.search.objective, None)
 

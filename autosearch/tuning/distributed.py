@@ -21,7 +21,7 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.errors import ChiefLost, SearchError
 from autosearch.tracking import Tracker, TrialKind, TrialState
-from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
+from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow, tensorboard
 from autosearch.tuning.chief_oracle import HEARTBEAT, chief_env, harden, install_chief_server
 from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
 from autosearch.tuning.progress import Progress
@@ -47,7 +47,7 @@ def _callbacks(cfg: PipelineConfig, run_dir: Path) -> list:
     # Our own EarlyStopping keeps AutoKeras from retraining the best model after the search (final_fit).
     return [keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
                                           patience=cfg.search.patience or cfg.search.epochs),
-            keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"))]
+            tensorboard(run_dir / "tensorboard")]
 
 
 def search_trials(tracker: Tracker, run_id: str) -> list[Any]:

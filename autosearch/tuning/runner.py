@@ -19,7 +19,7 @@ from autosearch.data import SplitData
 from autosearch.errors import SearchError
 from autosearch.tracking import TrackerWriter, TrialKind, TrialRecord, TrialState
 from autosearch.tracking.records import trial_id_of
-from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
+from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow, tensorboard
 from autosearch.tuning.baselines import run_baselines
 from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
 from autosearch.tuning.progress import Progress
@@ -103,7 +103,7 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
             # after the search (its final_fit), so the best model is the best trial.
             keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
                                           patience=cfg.search.patience or cfg.search.epochs),
-            keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")),
+            tensorboard(run_dir / "tensorboard"),
         ]
         progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
         try:
