@@ -98,6 +98,18 @@ def test_load_prefers_keras_and_predicts_class_names(text_run) -> None:
     assert set(predictor.predict(["a moving, wonderful film", "dull"])) <= {"fresh", "rotten"}
 
 
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_a_bundle_predicts_the_same_whatever_its_batch_size(fmt: str, text_run, h5_bundle) -> None:
+    """Keras formats run one model step per batch; cutting the rows in batches changes no output."""
+    _, result, split = text_run
+    predictor = autosearch.load(h5_bundle if fmt == "h5" else result.bundle, format=fmt)
+    texts = split.x("test")[:23].tolist()
+    whole = predictor.predict_proba(texts)
+    for batch_size in (1, 5, 23, 1024):
+        np.testing.assert_allclose(predictor.predict_proba(texts, batch_size=batch_size), whole, rtol=0, atol=1e-6)
+    assert whole.shape == (23, 2)
+
+
 def test_changing_one_byte_fails_the_checksum(text_run, tmp_path: Path) -> None:
     _, result, _ = text_run
     copy = tmp_path / "bundle"

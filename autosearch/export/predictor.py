@@ -41,14 +41,21 @@ class Predictor:
     def class_names(self) -> list[str] | None:
         return self.manifest.get("class_names")
 
-    def _call(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+    def _call(self, x: Any, batch_size: int) -> np.ndarray:
+        """The model's outputs, a batch of ``batch_size`` rows at a time. Keras' ``predict()`` builds a dataset
+        and an iterator on every call (55 ms measured: 18 rows/s at batch 1); one step per batch does not."""
+        arrays = list(x) if isinstance(x, (list, tuple)) else [x]
         if self.format != "saved_model":
-            return self._model.predict(x, batch_size=batch_size, verbose=0)
+            if not len(arrays[0]):
+                return self._model.predict(x, verbose=0)
+            step = self._model.predict_on_batch
+            one = (lambda i: step([a[i : i + batch_size] for a in arrays])) if isinstance(x, (list, tuple)) \
+                else (lambda i: step(x[i : i + batch_size]))
+            return np.concatenate([np.asarray(one(i)) for i in range(0, len(arrays[0]), batch_size)])
         import tensorflow as tf
 
         spec = self.manifest["model_input"]
         dtypes = [s["dtype"] for s in spec.get("inputs", [spec])]
-        arrays = list(x) if isinstance(x, (list, tuple)) else [x]
         # Keras exports a functional model's inputs as a list: serve([tensor, ...]).
         parts = [self._model.serve([tf.constant(a[i : i + batch_size], dtype=d) for a, d in zip(arrays, dtypes)])
                  .numpy() for i in range(0, len(arrays[0]), batch_size)]
