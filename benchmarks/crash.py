@@ -48,6 +48,7 @@ from typing import Any
 from benchmarks.common import PIPELINES, PYTHON, ROOT, Section, bench_env, figure, log
 
 KILLS, QUICK_KILLS = 200, 5
+MIN_KILLS = 40  # under a deadline (make bench's 45 minutes)
 JOBS = 2  # chains side by side: the cycle's floor is TensorFlow's import, mostly one core
 SEED = 12
 # 2 trials x 2 epochs: still a kill between trials and between epochs, and the cycle ~15% cheaper than 3 x 2
@@ -302,6 +303,7 @@ class Matrix:
     kills_wanted: int
     seed: int = SEED
     name: str = "chain 0"
+    deadline: float | None = None  # time.monotonic(): no new kill after it (the run under way completes)
     kills: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -482,7 +484,7 @@ class Matrix:
         while True:
             attempts += 1
             args = SEARCH if run_id is None else ["resume", run_id, "--quiet"]
-            finish = len(self.kills) >= self.kills_wanted  # enough kills: let this run complete
+            finish = self.enough()  # enough kills: let this run complete
             moment = CHILD_TIMEOUT if finish else draw_moments(self.rng, self.length, 1)[0]
             if attempts > MAX_ATTEMPTS:
                 self.fail(f"run {run_id}: not completed after {MAX_ATTEMPTS} attempts")
@@ -552,6 +554,9 @@ class Matrix:
                           "seconds": round(time.monotonic() - started, 2), "problems": problems_of_run,
                           "killed_after_completion": last_killed})
 
+    def enough(self) -> bool:
+        return len(self.kills) >= self.kills_wanted or (self.deadline is not None and time.monotonic() > self.deadline)
+
     def run(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         try:
@@ -560,7 +565,7 @@ class Matrix:
             log(f"  {self.name}: an unkilled run takes {self.length:.1f} s: "
                 + ", ".join(f"{p} {s:.1f}s" for p, s in self.timeline.items()))
             known = set(read_raw(self.db, integrity=False).runs)
-            while len(self.kills) < self.kills_wanted:
+            while not self.enough():
                 self.one_run(known)
         finally:
             self.checker.stop()
@@ -575,16 +580,18 @@ def kept_copy(work: Path) -> Path:
 
 
 def run(work: Path, kills: int | None = None, quick: bool = False, seed: int = SEED,
-        jobs: int | None = None) -> Section:
+        jobs: int | None = None, deadline: float | None = None) -> Section:
     """``kills`` SIGKILLs (default 200; quick 5) shared by ``jobs`` independent chains run side by side,
-    each in its own home with its own checker and seed (default 2 on 2 cores; quick 1)."""
-    kills = kills or (QUICK_KILLS if quick else KILLS)
-    jobs = max(1, min(jobs or (1 if quick else min(JOBS, os.cpu_count() or 1)), kills))
+    each in its own home with its own checker and seed (default 2 on 2 cores; quick 1). With a ``deadline``
+    (time.monotonic()) the chains stop killing when it passes; then at least ``MIN_KILLS`` are wanted."""
+    wanted = kills or (QUICK_KILLS if quick else KILLS)
+    kills = wanted if deadline is None else min(wanted, QUICK_KILLS if quick else MIN_KILLS)
+    jobs = max(1, min(jobs or (1 if quick else min(JOBS, os.cpu_count() or 1)), wanted))
     section = Section("crash")
     t0 = time.monotonic()
     load0 = os.getloadavg()
-    chains = [Matrix(work / f"chain-{i}", kills // jobs + (i < kills % jobs), seed + i, name=f"chain {i}")
-              for i in range(jobs)]
+    chains = [Matrix(work / f"chain-{i}", wanted // jobs + (i < wanted % jobs), seed + i, name=f"chain {i}",
+                     deadline=deadline) for i in range(jobs)]
     errors: list[BaseException] = []
 
     def one(m: Matrix) -> None:
