@@ -129,7 +129,9 @@ class Tracker(TrackerWriter):
         """Make an INTERRUPTED or FAILED run (or a RUNNING one whose process is dead) RUNNING again,
         for ``autosearch resume``; return the updated run.
 
-        ``ended_at`` is cleared, ``summary["error"]`` dropped, trials still stored RUNNING are
+        ``ended_at`` is cleared, ``summary["error"]`` dropped, ``summary["duration"]`` set to the
+        seconds the run has searched over all its attempts so far (a killed attempt counts up to its
+        last heartbeat) and ``summary["resumed_at"]`` to now; trials still stored RUNNING are
         recorded INTERRUPTED (with the reason), and the calling process's heartbeat (its pid on
         this host, now) is recorded, since that process is the one that resumes. Raises
         ``UnknownRunError`` for an unknown id and ``TrackerError`` naming the reason for a

@@ -143,7 +143,8 @@ class RunInfo:
 
     @property
     def duration(self) -> float | None:
-        """Seconds from start to end as the search measured them (None while running)."""
+        """Seconds the search ran, as it measured them at its end: over all attempts of a resumed run
+        (while a resumed run runs: its attempts before this one; None while a first attempt runs)."""
         return self.summary.get("duration")
 
     @property

@@ -57,6 +57,17 @@ def lock_timeout(value: float | None = None) -> float:
         raise TrackerError(f"AUTOSEARCH_LOCK_TIMEOUT={raw!r} is not a number of seconds; e.g. 60.") from None
 
 
+def ran_so_far(run: RunInfo) -> float:
+    """Seconds a stopped run has searched, over all its attempts: what its ``finish_run`` recorded, or for a
+    killed attempt the time before (kept at its restart) plus that attempt's start to its last heartbeat."""
+    if run.ended_at is not None and run.duration is not None:
+        return run.duration
+    since = run.summary.get("resumed_at", run.started_at)
+    before = run.summary.get("duration", 0.0) if "resumed_at" in run.summary else 0.0
+    end = run.ended_at if run.ended_at is not None else (run.heartbeat.get("at") or since)
+    return before + max(float(end) - float(since), 0.0)
+
+
 class SQLTracker(Tracker):
     """A tracker on a SQL database; ``sqlite.SQLiteTracker`` and ``sqlpostgres.PostgreSQLTracker`` connect it."""
 
@@ -209,6 +220,7 @@ class SQLTracker(Tracker):
                 tx.run("UPDATE trials SET state=?, ended_at=?, error=COALESCE(error, ?) WHERE trial_id=?",
                        (TrialState.INTERRUPTED.value, max(end, row["started_at"]), reason, row["trial_id"]))
             summary = {k: v for k, v in run.summary.items() if k != "error"}
+            summary.update(duration=ran_so_far(run), resumed_at=now)
             tx.run("UPDATE runs SET status=?, ended_at=NULL, summary=?, hb_pid=?, hb_host=?, hb_at=? WHERE run_id=?",
                    (RunStatus.RUNNING.value, dumps(summary), os.getpid(), liveness.this_host(), now, run_id))
 

@@ -95,8 +95,8 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
     if run.run_dir is None or not run.run_dir.is_dir():  # no AutoKeras project yet (killed before the tuner
         # started) is fine: the tuner starts one
         raise TrackerError(f"run {run_id} has no run directory {run.run_dir}; it cannot be resumed.")
-    elapsed = run.duration or max(float(run.heartbeat.get("at") or run.started_at) - run.started_at, 0.0)
-    run = tracker.restart_run(run_id)  # its RUNNING trials are recorded INTERRUPTED
+    run = tracker.restart_run(run_id)  # its RUNNING trials are recorded INTERRUPTED, its time so far summed up
+    elapsed = run.duration or 0.0
     search = [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
     attempts = collections.Counter(t.keras_trial_id for t in search)
     killed = collections.Counter(t.keras_trial_id for t in search if t.state is TrialState.INTERRUPTED)

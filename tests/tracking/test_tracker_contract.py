@@ -334,7 +334,22 @@ def test_restart_run_reopens_a_failed_or_interrupted_run(tracker: Tracker, statu
     tracker.start_run(make_run())
     tracker.finish_run(RUN_ID, status, ended_at=2000.0, summary={"error": "boom", "run_dir": "runs/x"})
     run = tracker.restart_run(RUN_ID)
-    assert (run.status, run.ended_at, run.error, run.summary) == (RunStatus.RUNNING, None, None, {"run_dir": "runs/x"})
+    assert (run.status, run.ended_at, run.error) == (RunStatus.RUNNING, None, None)
+    assert run.summary == {"run_dir": "runs/x", "duration": 1000.0, "resumed_at": run.heartbeat["at"]}
+
+
+def test_restart_run_sums_the_time_of_every_attempt_killed_or_stopped(tracker: Tracker) -> None:
+    """A resumed run keeps its time budget: each attempt counts until its end, or a killed one until its last
+    heartbeat; the pauses between attempts do not count."""
+    tracker.start_run(make_run(started_at=1000.0, heartbeat=beat(pid=dead_pid(), at=1100.0)))  # killed at ~1100
+    first = tracker.restart_run(RUN_ID)
+    assert first.duration == 100.0
+    resumed = first.summary["resumed_at"]
+    tracker.heartbeat(RUN_ID, pid=dead_pid(), host=this_host(), at=resumed + 50.0)  # killed again, 50 s in
+    second = tracker.restart_run(RUN_ID)
+    assert second.duration == pytest.approx(150.0)
+    tracker.finish_run(RUN_ID, RunStatus.INTERRUPTED, ended_at=time.time(), summary={"duration": 170.0})  # Ctrl-C
+    assert tracker.restart_run(RUN_ID).duration == 170.0  # the search measured its own time
 
 
 def test_restart_run_refuses_a_completed_or_live_run(tracker: Tracker) -> None:
