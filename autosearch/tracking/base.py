@@ -132,7 +132,8 @@ class Tracker(TrackerWriter):
         ``ended_at`` is cleared, ``summary["error"]`` dropped, ``summary["duration"]`` set to the
         seconds the run has searched over all its attempts so far (a killed attempt counts up to its
         last heartbeat) and ``summary["resumed_at"]`` to now; trials still stored RUNNING are
-        recorded INTERRUPTED (with the reason), and the calling process's heartbeat (its pid on
+        recorded INTERRUPTED (with the reason; ``extra["process_died"]`` when the run's process
+        died without closing them), and the calling process's heartbeat (its pid on
         this host, now) is recorded, since that process is the one that resumes. Raises
         ``UnknownRunError`` for an unknown id and ``TrackerError`` naming the reason for a
         COMPLETED run or a live one.

@@ -212,13 +212,16 @@ class SQLTracker(Tracker):
                 if reason is None:
                     raise TrackerError(f"run '{run_id}' is still running ({liveness.describe(run.heartbeat)}); "
                                        "stop that process first, or wait until it has stopped.")
+            died = reason is not None  # the process went without closing its trial: SIGKILL, OOM, power loss
             reason = reason or f"run {run.status.value} while this trial was running; resumed"
             now = time.time()
             end = run.heartbeat.get("at") or run.ended_at or now
-            for row in tx.all("SELECT trial_id, started_at FROM trials WHERE run_id=? AND state=?",
+            for row in tx.all("SELECT trial_id, started_at, extra FROM trials WHERE run_id=? AND state=?",
                               (run_id, TrialState.RUNNING.value)):
-                tx.run("UPDATE trials SET state=?, ended_at=?, error=COALESCE(error, ?) WHERE trial_id=?",
-                       (TrialState.INTERRUPTED.value, max(end, row["started_at"]), reason, row["trial_id"]))
+                extra = {**json.loads(row["extra"] or "{}"), **({"process_died": True} if died else {})}
+                tx.run("UPDATE trials SET state=?, ended_at=?, error=COALESCE(error, ?), extra=? WHERE trial_id=?",
+                       (TrialState.INTERRUPTED.value, max(end, row["started_at"]), reason, dumps(extra),
+                        row["trial_id"]))
             summary = {k: v for k, v in run.summary.items() if k != "error"}
             summary.update(duration=ran_so_far(run), resumed_at=now)
             tx.run("UPDATE runs SET status=?, ended_at=NULL, summary=?, hb_pid=?, hb_host=?, hb_at=? WHERE run_id=?",

@@ -99,7 +99,9 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
     elapsed = run.duration or 0.0
     search = [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
     attempts = collections.Counter(t.keras_trial_id for t in search)
-    killed = collections.Counter(t.keras_trial_id for t in search if t.state is TrialState.INTERRUPTED)
+    # a trial whose process died under it twice is closed, not run a third time; Ctrl-C and SIGTERM do not count
+    killed = collections.Counter(t.keras_trial_id for t in search
+                                 if t.state is TrialState.INTERRUPTED and t.extra.get("process_died"))
     resumption = Resumption(
         attempts=dict(attempts), abandon=frozenset(k for k, n in killed.items() if n >= 2), elapsed=elapsed,
         completed={t.trial_id: (t.keras_trial_id, t.objective) for t in search

@@ -325,6 +325,7 @@ def test_restart_run_revives_a_dead_run_and_closes_its_running_trials(tracker: T
     assert run.heartbeat["pid"] == os.getpid() and run.heartbeat["host"] == this_host()
     trial = tracker.get_trial(TRIAL)  # stored INTERRUPTED now, not only read so
     assert trial.state is TrialState.INTERRUPTED and trial.ended_at == 1010.0 and "stopped" in trial.error
+    assert trial.extra["process_died"] is True  # what resume counts: a trial that killed its process twice ends
     assert tracker.get_trial(f"{RUN_ID}/1").state is TrialState.COMPLETED
     tracker.log_trial(make_trial(f"{RUN_ID}/0-again"))  # the resumed search writes on
 
@@ -332,8 +333,11 @@ def test_restart_run_revives_a_dead_run_and_closes_its_running_trials(tracker: T
 @pytest.mark.parametrize("status", [RunStatus.FAILED, RunStatus.INTERRUPTED])
 def test_restart_run_reopens_a_failed_or_interrupted_run(tracker: Tracker, status: RunStatus) -> None:
     tracker.start_run(make_run())
+    tracker.log_trial(make_trial())  # left RUNNING by a search that ended (a handled error, Ctrl-C)
     tracker.finish_run(RUN_ID, status, ended_at=2000.0, summary={"error": "boom", "run_dir": "runs/x"})
     run = tracker.restart_run(RUN_ID)
+    trial = tracker.get_trial(TRIAL)
+    assert trial.state is TrialState.INTERRUPTED and "process_died" not in trial.extra
     assert (run.status, run.ended_at, run.error) == (RunStatus.RUNNING, None, None)
     assert run.summary == {"run_dir": "runs/x", "duration": 1000.0, "resumed_at": run.heartbeat["at"]}
 
