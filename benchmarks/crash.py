@@ -541,11 +541,13 @@ class Matrix:
                 self.counts["orphan_run_dirs"] = len(known_dirs - set(raw.runs))
                 continue  # killed before the run existed: nothing to resume, start a new search
             if raw.runs.get(run_id, {}).get("status") == "COMPLETED":
-                last_killed = True  # killed after the run's end was written: nothing to resume
-                break
-        problems_of_run += self.final_checks(run_id, log_path, report_expected=not last_killed)
+                last_killed = True  # killed after the run's end was written
+                if (run_dir / "report.html").is_file():
+                    break  # nothing left to do: resume refuses a completed run
+                # else the next resume draws the report (and records the artifacts)
         if last_killed and not (self.home / "runs" / run_id / "report.html").is_file():
             self.counts["completed_without_report"] += 1
+        problems_of_run += self.final_checks(run_id, log_path)
         if any(p for p in problems_of_run):
             self.counts["final_check_failures"] += 1
             self.fail(f"run {run_id} (log {log_path}): {'; '.join(problems_of_run)}")

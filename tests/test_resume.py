@@ -75,6 +75,15 @@ def test_a_stopped_search_resumes_to_its_full_budget_under_the_same_id(signum: i
     assert interrupted.local_id == "1" and f"{run.run_id}/1-a2" in ids
     assert len([t for t in SQLiteTracker(home / "tracker.db").list_trials(run.run_id)
                 if t.kind is TrialKind.BASELINE]) == 2, "baselines are not scored twice"
+    if signum == signal.SIGKILL:  # a kill after the run's end was written, before its report: resume draws it
+        (run.run_dir / "report.html").unlink()
+        res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id, "-q"], cwd=ROOT,
+                             env=env(home), capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0 and (run.run_dir / "report.html").is_file(), res.stderr[-3000:]
+        assert SQLiteTracker(home / "tracker.db").get_run(run.run_id).artifacts["report"]
+        res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id], cwd=ROOT, env=env(home),
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 2 and "completed; nothing to resume" in res.stderr
 
 
 def test_resuming_a_completed_or_unknown_run_says_why(home: Path) -> None:

@@ -84,6 +84,10 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
 
     run = tracker.get_run(run_id)
     if run.status is RunStatus.COMPLETED:
+        if run.run_dir is not None and run.run_dir.is_dir() and not (run.run_dir / "report.html").is_file():
+            # stopped between its end and its report: only the report and the artifact records are left to do
+            bundle = {"bundle": run.bundle, "manifest": run.bundle / "manifest.json"} if run.bundle else {}
+            return _conclude(tracker, config_from_run(run.config, run_id), run_id, run.run_dir, bundle)
         raise TrackerError(f"run {run_id} completed; nothing to resume (start a new search instead).")
     if run.status is RunStatus.RUNNING:
         raise TrackerError(f"run {run_id} is still running; wait for it, or stop it before resuming.")
@@ -152,15 +156,21 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
         heartbeat.__exit__()
         summary["duration"] = time.monotonic() - t0
         tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
+    return _conclude(tracker, cfg, run_id, run_dir, artifacts)
+
+
+def _conclude(tracker: Tracker, cfg: PipelineConfig, run_id: str, run_dir: Path,
+              artifacts: dict[str, Path]) -> SearchResult:
+    """After the run's end is recorded: its report, the artifacts' records, the result."""
     for name, path in {**artifacts, **_write_run_report(tracker, run_id, run_dir)}.items():
         tracker.log_artifact(run_id, name, Path(stored_path(path)))
     run = tracker.get_run(run_id)
     return SearchResult(
-        run_id=run_id, run_dir=run_dir, tracker_uri=tracker.uri, best_trial_id=best_trial_id,
+        run_id=run_id, run_dir=run_dir, tracker_uri=tracker.uri, best_trial_id=run.best_trial_id,
         objective=cfg.search.objective, direction=cfg.search.direction, best_objective=run.best_objective,
         scores=run.scores, baseline=run.baseline, tensorboard_dir=run_dir / "tensorboard",
-        duration=run.duration, n_trials=summary["n_trials"], bundle=run.bundle,
-        baselines_won=tuple(summary["baselines_won"]),
+        duration=run.duration, n_trials=run.summary["n_trials"], bundle=run.bundle,
+        baselines_won=tuple(run.summary["baselines_won"]),
     )
 
 
