@@ -11,7 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,24 @@ def fmt_num(value: float | None, unit: str = "") -> str:
 
 def iter_pipelines() -> Iterable[Path]:
     return sorted(PIPELINES.glob("*.toml"))
+
+
+@contextmanager
+def postgres(database: str) -> Iterator[str | None]:
+    """A ``postgresql://`` tracker URI: ``AUTOSEARCH_BENCH_PG``, else a database on a throwaway server of the
+    tests' own (tests/pgserver.py: Debian's PostgreSQL as an unprivileged user on a loopback port), stopped
+    after; None when PostgreSQL is not installed."""
+    if os.environ.get("AUTOSEARCH_BENCH_PG"):
+        yield os.environ["AUTOSEARCH_BENCH_PG"]
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgserver import PostgresServer, find_bin_dir
+
+    if find_bin_dir() is None:
+        yield None
+        return
+    server = PostgresServer().__enter__()
+    try:
+        yield server.create_database(database)
+    finally:
+        server.stop()

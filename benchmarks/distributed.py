@@ -16,14 +16,24 @@ coordinating cost per trial, and how fast do the trackers a cluster shares take 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PIPELINES, PYTHON, ROOT, Section, bench_env, figure, interleave, log, run_child
+from benchmarks.common import (
+    PIPELINES,
+    PYTHON,
+    ROOT,
+    Section,
+    bench_env,
+    figure,
+    interleave,
+    log,
+    postgres,
+    run_child,
+)
 
 SECTION = "distributed"
 WRITES_PER_PROCESS = 40
@@ -110,33 +120,22 @@ def _throughput(uri: str, processes: int, n: int) -> float:
 
 
 def writes(section: Section, work: Path, rounds: int, n: int) -> None:
-    pg_uri, server = os.environ.get("AUTOSEARCH_BENCH_PG"), None
-    if not pg_uri:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from pgserver import PostgresServer, find_bin_dir
-
-        if find_bin_dir() is not None:
-            server = PostgresServer().__enter__()
-            pg_uri = server.create_database("bench")
-    try:
+    with postgres("bench") as pg_uri:
         uris = {"SQLite": f"sqlite:///{work / 'writes.db'}", **({"PostgreSQL": pg_uri} if pg_uri else {})}
         variants = {f"{name}x{k}": (lambda r, u=uri, k=k: _throughput(u, k, n)) for name, uri in uris.items()
                     for k in (1, 3)}
         got = interleave(variants, rounds)
-        section.raw["writes"] = got
-        for key, values in got.items():
-            name, k = key.split("x")
-            section.add(figure(SECTION, f"tracker writes, {name}, {k} process(es) at once", values, "trials/s",
-                               note=f"{n} trials x (1 + 20 epochs + 1) writes per process"))
-        for k in (1, 3):
-            if f"PostgreSQLx{k}" in got:
-                section.add(figure(SECTION, f"tracker writes, PostgreSQL / SQLite, {k} process(es)",
-                                   [p / s for p, s in zip(got[f"PostgreSQLx{k}"], got[f"SQLitex{k}"])], "x"))
-        if not pg_uri:
-            section.add(figure(SECTION, "tracker writes, PostgreSQL", None, note="PostgreSQL is not installed"))
-    finally:
-        if server is not None:
-            server.stop()
+    section.raw["writes"] = got
+    for key, values in got.items():
+        name, k = key.split("x")
+        section.add(figure(SECTION, f"tracker writes, {name}, {k} process(es) at once", values, "trials/s",
+                           note=f"{n} trials x (1 + 20 epochs + 1) writes per process"))
+    for k in (1, 3):
+        if f"PostgreSQLx{k}" in got:
+            section.add(figure(SECTION, f"tracker writes, PostgreSQL / SQLite, {k} process(es)",
+                               [p / s for p, s in zip(got[f"PostgreSQLx{k}"], got[f"SQLitex{k}"])], "x"))
+    if not pg_uri:
+        section.add(figure(SECTION, "tracker writes, PostgreSQL", None, note="PostgreSQL is not installed"))
 
 
 def run(work: Path, quick: bool) -> Section:

@@ -14,7 +14,6 @@ that it measures whichever backend the URI names.
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 import time
@@ -29,6 +28,7 @@ from benchmarks.common import (
     figure,
     interleave,
     log,
+    postgres,
     quantile,
     ratios,
     run_child,
@@ -189,7 +189,7 @@ def writes(section: Section, work: Path, per_round: int, rounds: int, pg_uri: st
     (work / "writes").mkdir(parents=True, exist_ok=True)
     sqlite = TrackerWrites(f"sqlite:///{work / 'writes' / 'tracker.db'}")
     raw = RawWrites(work / "writes" / "raw.db")
-    pg, pg_note = None, "set AUTOSEARCH_BENCH_PG=postgresql://... to measure it"
+    pg, pg_note = None, "PostgreSQL is not installed (or set AUTOSEARCH_BENCH_PG=postgresql://...)"
     if pg_uri:
         try:
             pg = TrackerWrites(pg_uri)
@@ -287,7 +287,7 @@ def leaderboard(section: Section, work: Path, sizes: list[int], rounds: int) -> 
 def run(work: Path, quick: bool, pg_uri: str | None = None) -> Section:
     section = Section("tracker")
     per_round, rounds = (50, 3) if quick else (200, 5)
-    writes(section, work / "tracker", per_round, rounds, pg_uri if pg_uri is not None else
-           os.environ.get("AUTOSEARCH_BENCH_PG"))
+    with postgres("tracker") as found:
+        writes(section, work / "tracker", per_round, rounds, pg_uri if pg_uri is not None else found)
     leaderboard(section, work / "tracker", [1000] if quick else [1000, 10_000, 100_000], 3 if quick else 5)
     return section
