@@ -221,7 +221,8 @@ class TrialHooks:
         if self.prune_as_you_go and best_live is not None:
             candidates = {**self.earlier, best_live.keras_trial_id: best_live.objective}
             keep = best_of(list(candidates.values()), self.cfg.search.direction)
-            prune_checkpoints(self.run_dir, {list(candidates)[keep[0]]})
+            # the files to delete are chosen now (a later trial's checkpoint is never one), deleted by a thread
+            prune_checkpoints(self.run_dir, {list(candidates)[keep[0]]}, background=True)
         self.progress.trial_end(live.trial_id, state.value, live.objective, best_live and best_live.objective)
 
     def abort_current(self, exc: BaseException) -> None:
