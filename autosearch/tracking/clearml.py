@@ -133,12 +133,12 @@ class ClearMLTracker(TrackerWriter):
     def __init__(self, project: str | None = None, offline: bool = False, server_timeout: float = 3.0,
                  trial_tasks: bool = False):
         self.project, self.force_offline, self.server_timeout = project or None, offline, server_timeout
-        self.trial_tasks, self.offline, self.task, self._run = trial_tasks, offline, None, None
+        self.trial_tasks, self.offline, self.task, self._run, self._table_due = trial_tasks, offline, None, None, False
         self.uri = f"clearml://{project or ''}" + ("?offline=1" if offline else "")
         self._dir, self._server, self._bundle, self._published, self._probed = Path("clearml"), None, None, False, 0.0
         self._stalled: str | None = None  # why ClearML was dropped: a call missed its deadline, a probe failed
-        # trial id: table row, task id, task; the artifacts the SDK uploads in the background (close waits for them)
-        self._rows, self._children, self._child_tasks, self._uploads = {}, {}, {}, []
+        # trial id: table row (heartbeats read them: the lock), task id, task; the SDK's uploads (close waits for them)
+        self._rows, self._children, self._child_tasks, self._uploads, self._lock = {}, {}, {}, [], threading.Lock()
 
     def _decide_offline(self) -> bool:
         self._server, self._probed = configured_server(), time.monotonic()
@@ -203,8 +203,10 @@ class ClearMLTracker(TrackerWriter):
         self.project = project
 
     def log_trial(self, trial: TrialRecord) -> None:
-        self._rows[trial.trial_id] = {"trial": trial.trial_id, "kind": trial.kind.value, "state": trial.state.value,
-                                      **{k: v for k, v in trial.hyperparameters.items() if not k.startswith("tuner/")}}
+        row = {"trial": trial.trial_id, "kind": trial.kind.value, "state": trial.state.value,
+               **{k: v for k, v in trial.hyperparameters.items() if not k.startswith("tuner/")}}
+        with self._lock:
+            self._rows[trial.trial_id], self._table_due = row, True
         if self.trial_tasks and not self.offline:
             from clearml import Task
 
@@ -221,11 +223,13 @@ class ClearMLTracker(TrackerWriter):
     def finish_trial(self, trial_id: str, state: TrialState, *, ended_at: float, objective: float | None = None,
                      best_epoch: int | None = None, trainable_params: int | None = None, error: str | None = None,
                      extra: Mapping[str, Any] | None = None, hyperparameters: Mapping[str, Any] | None = None) -> None:
-        row = self._rows.setdefault(trial_id, {"trial": trial_id})
-        row.update({k: v for k, v in (hyperparameters or {}).items() if not k.startswith("tuner/")})
-        row.update(state=TrialState(state).value, objective=objective,
-                   best_epoch=None if best_epoch is None else best_epoch + 1, params=trainable_params, error=error)
-        done = sum(1 for r in self._rows.values() if r.get("kind") == "search" and r.get("objective") is not None)
+        with self._lock:
+            row = self._rows.setdefault(trial_id, {"trial": trial_id})
+            row.update({k: v for k, v in (hyperparameters or {}).items() if not k.startswith("tuner/")},
+                       state=TrialState(state).value, objective=objective, params=trainable_params, error=error,
+                       best_epoch=None if best_epoch is None else best_epoch + 1)
+            done = sum(1 for r in self._rows.values() if r.get("kind") == "search" and r.get("objective") is not None)
+            self._table_due = True
         self._call("a trial result", lambda: self._report_trial(self._child_tasks.pop(trial_id, None), row, done))
 
     def _report_trial(self, child: Any, row: dict[str, Any], done: int) -> None:
@@ -239,13 +243,16 @@ class ClearMLTracker(TrackerWriter):
         if row["objective"] is not None and row.get("kind") == "search":
             self.task.get_logger().report_scalar(title="objective", series="trials", value=float(row["objective"]),
                                                  iteration=done - 1)
-        self._report_leaderboard()
+        if row.get("kind") == "baseline":  # a few, scored before the search: the table shows them at once
+            self._report_leaderboard()
 
     def _report_leaderboard(self) -> None:
         import pandas as pd
 
+        with self._lock:  # called by the heartbeat thread too, while the search's thread changes rows
+            rows, self._table_due = [dict(r) for r in self._rows.values()], False
         direction = (self._run.config.get("search", {}) if self._run else {}).get("direction", "max")
-        frame = pd.DataFrame(list(self._rows.values())).astype(object)  # ClearML fills NaN with a string
+        frame = pd.DataFrame(rows).astype(object)  # ClearML fills NaN with a string
         if "objective" in frame:
             frame = frame.sort_values("objective", ascending=direction == "min", na_position="last")
         self.task.get_logger().report_table("leaderboard", "trials", iteration=0, table_plot=frame.reset_index(drop=True))
@@ -256,8 +263,12 @@ class ClearMLTracker(TrackerWriter):
                                              self.task.add_tags([f"status:{RunStatus(status).value.lower()}"])))
 
     def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
-        """Liveness lives in the local tracker; a beat only probes an online server (``_check_alive``)."""
+        """Liveness lives in the local tracker; a beat probes an online server (``_check_alive``) and reports the
+        leaderboard table if it changed (O(trials): not at each search trial's end); a killed run keeps the last."""
         self._check_alive()
+        if self._table_due and self.task is not None and not self._stalled:
+            with contextlib.suppress(Exception):  # a missed deadline sets _stalled: the search's next call says so
+                self._call("the leaderboard", self._report_leaderboard)
 
     def log_artifact(self, run_id: str, name: str, path: Path) -> None:
         """A bundle becomes the task's output model (online); any other file an artifact of the task."""
