@@ -131,8 +131,9 @@ def trials_frame(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> "pd
     return frame_of(ranked_rows(trials, runs))
 
 
-def _missing(value: Any) -> bool:
-    return value is None or value != value  # NaN
+def missing(value: Any) -> bool:
+    """None, NaN or pandas' NA: a cell with no value."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
 
 
 def leaderboard_rows(
@@ -162,8 +163,8 @@ def leaderboard_rows(
             column = HP_PREFIX + column
         if column not in columns:
             raise ViewError(f"--sort '{sort}' is not a column; use one of: {', '.join(columns)}.")
-        known = sorted((r for r in rows if not _missing(r[column])), key=lambda r: r[column], reverse=descending)
-        rows = known + [r for r in rows if _missing(r[column])]  # missing values last, as pandas puts them
+        known = sorted((r for r in rows if not missing(r[column])), key=lambda r: r[column], reverse=descending)
+        rows = known + [r for r in rows if missing(r[column])]  # missing values last, as pandas puts them
     return rows[:top] if top else rows
 
 
@@ -207,4 +208,4 @@ def varying_hyperparameters(rows: "Sequence[Row] | pd.DataFrame") -> list[str]:
         rows = rows.to_dict(orient="records")
     columns = list(rows[0]) if rows else []
     cols = [c for c in columns if c.startswith(HP_PREFIX) and not c.startswith(HP_PREFIX + "tuner/")]
-    return [c for c in cols if len({"-" if _missing(r.get(c)) else str(r.get(c)) for r in rows}) > 1]
+    return [c for c in cols if len({"-" if missing(r.get(c)) else str(r.get(c)) for r in rows}) > 1]

@@ -6,12 +6,11 @@ second saved on every look at a leaderboard); CSV and JSON go through pandas.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
 from autosearch.errors import ViewError
-from autosearch.views.leaderboard import HP_PREFIX, Row, frame_of, varying_hyperparameters
+from autosearch.views.leaderboard import HP_PREFIX, Row, frame_of, missing, varying_hyperparameters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,16 +18,12 @@ if TYPE_CHECKING:
 FORMATS = ("table", "markdown", "csv", "json")
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
-
-
 def _num(value: Any, digits: int = 4) -> str:
-    return "-" if _missing(value) else f"{value:.{digits}f}"
+    return "-" if missing(value) else f"{value:.{digits}f}"
 
 
 def _count(n: Any) -> str:
-    if _missing(n):
+    if missing(n):
         return "-"
     for unit, size in (("M", 1e6), ("k", 1e3)):
         if n >= size:
@@ -37,31 +32,31 @@ def _count(n: Any) -> str:
 
 
 def _secs(seconds: Any) -> str:
-    if _missing(seconds):
+    if missing(seconds):
         return "-"
     return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
 
 
 def _hp(value: Any) -> str:
-    if _missing(value):
+    if missing(value):
         return "-"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _int(value: Any) -> str:
-    return "-" if _missing(value) else str(int(value))
+    return "-" if missing(value) else str(int(value))
 
 
 def _time(seconds: Any) -> str:
     """A start time to the second, in UTC."""
-    if _missing(seconds):
+    if missing(seconds):
         return "-"
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def display_rows(rows: Sequence[Row]) -> list[Row]:
     """The columns a person reads: rank, trial, objective, varying hyperparameters, epoch, size, time, memory, status."""
-    objective = {r["objective_name"] for r in rows if not _missing(r["objective_name"])}
+    objective = {r["objective_name"] for r in rows if not missing(r["objective_name"])}
     obj_label = next(iter(objective)) if len(objective) == 1 else "objective"
     hps = varying_hyperparameters(rows)
     workers = any(isinstance(r["worker"], str) for r in rows)  # a distributed search's runs
@@ -78,7 +73,7 @@ def display_rows(rows: Sequence[Row]) -> list[Row]:
             "best epoch": _int(r["best_epoch"]),
             "params": _count(r["trainable_params"]),
             "time": _secs(r["duration_s"]),
-            "peak mem": "-" if _missing(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}MB",
+            "peak mem": "-" if missing(r["peak_rss_mb"]) else f"{r['peak_rss_mb']:.0f}MB",
             **({"worker": r["worker"] if isinstance(r["worker"], str) else "-"} if workers else {}),
             "status": status,
         })
