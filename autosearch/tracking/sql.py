@@ -35,10 +35,12 @@ from autosearch.tracking.sqlrows import (
     dead_runs,
     dumps,
     epochs_by_trial,
+    ran_so_far,
     run_from_row,
     run_values,
     trial_from_row,
     trial_values,
+    where_in,
 )
 from autosearch.tracking.sqlschema import Dialect
 
@@ -55,17 +57,6 @@ def lock_timeout(value: float | None = None) -> float:
         return float(raw) if raw else DEFAULT_LOCK_TIMEOUT
     except ValueError:
         raise TrackerError(f"AUTOSEARCH_LOCK_TIMEOUT={raw!r} is not a number of seconds; e.g. 60.") from None
-
-
-def ran_so_far(run: RunInfo) -> float:
-    """Seconds a stopped run has searched, over all its attempts: what its ``finish_run`` recorded, or for a
-    killed attempt the time before (kept at its restart) plus that attempt's start to its last heartbeat."""
-    if run.ended_at is not None and run.duration is not None:
-        return run.duration
-    since = run.summary.get("resumed_at", run.started_at)
-    before = run.summary.get("duration", 0.0) if "resumed_at" in run.summary else 0.0
-    end = run.ended_at if run.ended_at is not None else (run.heartbeat.get("at") or since)
-    return before + max(float(end) - float(since), 0.0)
 
 
 class SQLTracker(Tracker):
@@ -320,7 +311,7 @@ class SQLTracker(Tracker):
                     kinds: Sequence[TrialKind] | None = None, top: int | None = None) -> list[TrialRecord]:
         wanted = None if states is None else {TrialState(s) for s in states}
         stored = None if wanted is None else wanted | ({TrialState.RUNNING} if TrialState.INTERRUPTED in wanted else set())
-        where, args = self._where((("run_id", run_ids), ("state", stored), ("kind", kinds)))
+        where, args = where_in((("run_id", run_ids), ("state", stored), ("kind", kinds)))
         sql = f"SELECT {TRIAL_COLUMNS} FROM trials{where}"
         if top is not None and stored != wanted:  # INTERRUPTED is a RUNNING row of a dead run: known once read
             return super().find_trials(run_ids, states=states, kinds=kinds, top=top)
@@ -331,7 +322,7 @@ class SQLTracker(Tracker):
                 rows = tx.all(sql + " ORDER BY run_id, started_at, trial_id", args)
             else:  # TrialRecord.leaderboard_key in SQL: only the first rows are read and parsed
                 ranked = "state='COMPLETED' AND objective IS NOT NULL"
-                run_where, run_args = self._where((("run_id", run_ids),))
+                run_where, run_args = where_in((("run_id", run_ids),))
                 minimised = {r["run_id"] for r in tx.all(f"SELECT run_id, config FROM runs{run_where}", run_args)
                              if json.loads(r["config"]).get("search", {}).get("direction", "max") == "min"}
                 sign = f"CASE WHEN run_id IN ({','.join('?' * len(minimised))}) THEN 1 ELSE -1 END" if minimised else "-1"
@@ -348,17 +339,6 @@ class SQLTracker(Tracker):
 
     def trial_counts(self, run_ids: Sequence[str] | None = None, *,
                      kinds: Sequence[TrialKind] | None = None) -> dict[str, int]:
-        where, args = self._where((("run_id", run_ids), ("kind", kinds)))
+        where, args = where_in((("run_id", run_ids), ("kind", kinds)))
         rows = self._read(lambda tx: tx.all(f"SELECT run_id, COUNT(*) AS n FROM trials{where} GROUP BY run_id", args))
         return {r["run_id"]: r["n"] for r in rows}
-
-    @staticmethod
-    def _where(filters: Any) -> tuple[str, list[Any]]:
-        """`` WHERE column IN (...) AND ...`` for the (column, values) pairs whose values are not None."""
-        where, args = [], []
-        for column, values in filters:
-            if values is not None:
-                values = [getattr(v, "value", v) for v in values]
-                where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "1=0")
-                args.extend(values)
-        return (f" WHERE {' AND '.join(where)}" if where else ""), args

@@ -119,3 +119,25 @@ def dead_runs(tx: Tx, run_id: str | None = None) -> dict[str, str]:
         if (reason := liveness.stopped(r["run_id"], _heartbeat(r), r["started_at"])) is not None:
             dead[r["run_id"]] = reason
     return dead
+
+
+def ran_so_far(run: RunInfo) -> float:
+    """Seconds a stopped run has searched, over all its attempts: what its ``finish_run`` recorded, or for a
+    killed attempt the time before (kept at its restart) plus that attempt's start to its last heartbeat."""
+    if run.ended_at is not None and run.duration is not None:
+        return run.duration
+    since = run.summary.get("resumed_at", run.started_at)
+    before = run.summary.get("duration", 0.0) if "resumed_at" in run.summary else 0.0
+    end = run.ended_at if run.ended_at is not None else (run.heartbeat.get("at") or since)
+    return before + max(float(end) - float(since), 0.0)
+
+
+def where_in(filters: Iterable[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """`` WHERE column IN (...) AND ...`` for the (column, values) pairs whose values are not None."""
+    where, args = [], []
+    for column, values in filters:
+        if values is not None:
+            values = [getattr(v, "value", v) for v in values]
+            where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "1=0")
+            args.extend(values)
+    return (f" WHERE {' AND '.join(where)}" if where else ""), args
