@@ -35,6 +35,21 @@ def find_bin_dir() -> Path | None:
     return Path(which).resolve().parent if which else None
 
 
+def require_postgres() -> Path:
+    """The bin directory of an installed PostgreSQL for a test; skips without it (or psycopg), or fails where
+    the components are required (tests/required_services.py)."""
+    from required_services import unavailable
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        unavailable("psycopg is not installed", "pip install 'psycopg[binary]' (make install does)")
+    found = find_bin_dir()
+    if found is None:
+        unavailable("PostgreSQL is not installed", "apt-get install postgresql, or 'make install' as root")
+    return found
+
+
 def _die_with_parent() -> None:
     """In the server child, after the uid switch: a fast shutdown (SIGINT) when the parent dies."""
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG

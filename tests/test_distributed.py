@@ -117,14 +117,9 @@ def test_search_with_2_workers_records_4_distinct_trials_from_both_in_one_run_wi
 @pytest.fixture
 def pg_uri() -> Iterator[str]:
     """A database on a real, throwaway PostgreSQL server (tests/pgserver.py)."""
-    pytest.importorskip("psycopg")
-    from pgserver import PostgresServer, find_bin_dir
+    from pgserver import PostgresServer, require_postgres
 
-    if find_bin_dir() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed; 'make install' as root installs it.")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with PostgresServer() as server:
+    with PostgresServer(require_postgres()) as server:
         yield server.create_database("distributed")
 
 

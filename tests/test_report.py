@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import PIPELINES
+from required_services import unavailable
 
 from autosearch.config import load_pipeline
 from autosearch.tracking.sqlite import SQLiteTracker
@@ -20,10 +20,8 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 @pytest.fixture(scope="module")
 def browser():
     if not (CHROMIUM and CHROMEDRIVER):
-        message = "Debian chromium and chromium-driver are needed; 'make install' installs them (as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("Chromium or chromedriver is not installed",
+                    "apt-get install chromium chromium-driver, or 'make install' as root")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -65,7 +63,7 @@ def rows_text(driver, column: int) -> list[str]:
 
 
 @pytest.mark.parametrize("task", ["structured", "structured_regression"])
-def test_report_renders_without_errors_and_every_plot_draws(task: str, reports, browser) -> None:
+def test_report_renders_without_errors_and_every_plot_draws(task: str, browser, reports) -> None:
     from selenium.webdriver.common.by import By
 
     html = reports[task].read_text()
@@ -80,7 +78,7 @@ def test_report_renders_without_errors_and_every_plot_draws(task: str, reports, 
         assert chart.find_elements(By.CSS_SELECTOR, ".series"), chart.get_attribute("aria-label")
 
 
-def test_leaderboard_resorts_on_a_header_click_and_filters(reports, browser) -> None:
+def test_leaderboard_resorts_on_a_header_click_and_filters(browser, reports) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(reports["structured"].as_uri())
@@ -100,7 +98,7 @@ def test_leaderboard_resorts_on_a_header_click_and_filters(reports, browser) -> 
     assert severe_console_errors(browser) == []
 
 
-def test_index_links_every_run(reports, browser) -> None:
+def test_index_links_every_run(browser, reports) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(reports["index"].as_uri())

@@ -2,38 +2,26 @@
 
 The server is Debian's PostgreSQL (``make install`` installs it when run as root), started on a
 loopback port in a temporary directory by the first test that needs it and stopped after the last.
-Without PostgreSQL (or psycopg) those tests skip, except under CI (``CI`` set), where they fail.
+Without PostgreSQL (or psycopg) those tests skip, except where the components are required
+(``AUTOSEARCH_REQUIRE_SERVICES=1``, set by ``.ci/run``, or ``CI``): there they fail (tests/required_services.py).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from pgserver import PostgresServer, find_bin_dir
+from pgserver import PostgresServer, require_postgres
 from trackerkit import BACKENDS
 
 from autosearch.tracking import Tracker
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL tests cannot run under CI: {why}; 'make install' as root installs it.")
-    pytest.skip(f"PostgreSQL tests skipped: {why} (apt-get install postgresql, or 'make install' as root)")
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the whole session."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed")
-    if find_bin_dir() is None:
-        _unavailable("PostgreSQL is not installed")
-    with PostgresServer() as server:
+    with PostgresServer(require_postgres()) as server:
         yield server
 
 

@@ -8,12 +8,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from pgserver import PostgresServer
+from required_services import unavailable
 from trackerkit import RUN_ID, make_run
 
 from autosearch.errors import TrackerError
@@ -121,7 +121,7 @@ def test_a_missing_database_says_to_create_it(postgres: PostgresServer) -> None:
     assert 'database "no_such_db" does not exist' in message and "create the database" in message, message
 
 
-def test_an_unreachable_server_fails_with_one_line_saying_how_to_fix(postgres: PostgresServer) -> None:
+def test_an_unreachable_server_fails_with_one_line_saying_how_to_fix() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
@@ -130,7 +130,7 @@ def test_an_unreachable_server_fails_with_one_line_saying_how_to_fix(postgres: P
     assert "Connection refused" in message and "check that the server is running" in message, message
 
 
-def test_a_server_that_never_answers_fails_within_the_connect_timeout(postgres: PostgresServer) -> None:
+def test_a_server_that_never_answers_fails_within_the_connect_timeout() -> None:
     from autosearch.tracking.sqlpostgres import PostgreSQLTracker
 
     with socket.socket() as silent:  # accepts TCP connections (backlog) and never says a word
@@ -169,25 +169,34 @@ except Exception as exc:
 """
 
 
-def test_a_read_only_home_is_read_and_a_write_fails_with_one_line() -> None:
-    base = Path(tempfile.mkdtemp(prefix="autosearch-ro-"))  # not under tmp_path: another user must reach it
+# Root ignores file modes through CAP_DAC_OVERRIDE (and CAP_DAC_READ_SEARCH, CAP_FOWNER). Without them the
+# child stays root, the owner of everything the test made, so it still reads the checkout and the venv wherever
+# they are (a 0700 home included), while the 0444 database and the 0555 home refuse its writes.
+DROP_DAC = "-dac_override,-dac_read_search,-fowner"
+
+
+def without_file_override() -> list[str]:
+    """The command prefix that makes a root child obey file modes (empty when it already does)."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        unavailable("running as root without setpriv to drop CAP_DAC_OVERRIDE", "apt-get install util-linux")
+    return ["setpriv", f"--inh-caps={DROP_DAC}", f"--bounding-set={DROP_DAC}"]
+
+
+def test_a_read_only_home_is_read_and_a_write_fails_with_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
     try:
-        base.chmod(0o755)
-        with SQLiteTracker(base / "home" / "tracker.db") as tracker:
+        with SQLiteTracker(home / "tracker.db") as tracker:
             tracker.start_run(make_run())
-        (base / "home" / "tracker.db").chmod(0o444)
-        (base / "home").chmod(0o555)
-        # root ignores permissions, so a root test reads the home as 'nobody'
-        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-        if as_nobody and not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv to drop to an unprivileged user")
-        res = subprocess.run([*as_nobody, sys.executable, "-c", READ_ONLY_HOME, str(Path(__file__).parent)],
-                             capture_output=True, text=True, cwd="/",
-                             env={**os.environ, "PYTHONPATH": str(ROOT), "AUTOSEARCH_HOME": str(base / "home")})
+        (home / "tracker.db").chmod(0o444)
+        home.chmod(0o555)
+        res = subprocess.run([*without_file_override(), sys.executable, "-c", READ_ONLY_HOME,
+                              str(Path(__file__).parent)], capture_output=True, text=True, cwd="/",
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "AUTOSEARCH_HOME": str(home)})
         lines = res.stdout.splitlines()
-        assert lines[0] == f"['{RUN_ID}'] True", res
-        assert lines[1].startswith(f"TrackerError: tracker sqlite:///{base / 'home' / 'tracker.db'} is read-only")
+        assert lines and lines[0] == f"['{RUN_ID}'] True", res
+        assert lines[1].startswith(f"TrackerError: tracker sqlite:///{home / 'tracker.db'} is read-only")
         assert "make" in lines[1] and "writable" in lines[1] and len(lines) == 2, res
     finally:
-        (base / "home").chmod(0o755)
-        shutil.rmtree(base)
+        home.chmod(0o755)
