@@ -33,7 +33,8 @@ help:
 	@echo "make resume RUN=id           continue a stopped run (Ctrl-C, kill, crash) with the same id and budget"
 	@echo "make reproduce TRIAL=run/n   re-run a trial from its hyperparameters and seed"
 	@echo "make test                    the test suite (tiny real searches included)"
-	@echo "make bench                   the benchmarks (about 45 min): artifacts/bench/<date>.json and .md"
+	@echo "make bench                   the slow tests (pytest -m slow), then the benchmarks (about 45 min):"
+	@echo "                             artifacts/bench/<date>.json and .md"
 
 install: $(VENV)/.installed
 
@@ -91,8 +92,11 @@ test: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -m "not slow" -q --durations=15
 
-# Every figure a ratio against a yardstick measured in the same run; writes artifacts/bench/<date>.json and .md.
+# First the tests marked slow (the harness end to end, real kills and resumes), so a broken harness fails in
+# minutes, not after the run; then the benchmarks: every figure a ratio against a yardstick measured in the
+# same run; writes artifacts/bench/<date>.json and .md.
 bench: $(VENV)/.installed
+	$(PY) -m pytest -m slow -q --durations=0
 	$(PY) -m benchmarks
 
 clean:
