@@ -7,6 +7,8 @@ to fix it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class AutosearchError(Exception):
     """Base class of every error a user can act on."""
@@ -24,6 +26,11 @@ class DataError(AutosearchError):
 
 class TrackerError(AutosearchError):
     """A tracker URI is invalid or a tracker operation is not allowed."""
+
+
+class TrackerLockedError(TrackerError):
+    """Another process held the tracker's write lock for longer than ``AUTOSEARCH_LOCK_TIMEOUT``: the write
+    did not happen, and may succeed once the lock frees (a search journals its trials' writes meanwhile)."""
 
 
 class UnknownRunError(TrackerError, KeyError):
@@ -91,3 +98,13 @@ class Terminated(KeyboardInterrupt):
 
     def __init__(self, message: str = "terminated (SIGTERM)"):
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Marked:
+    """What a stopped search recorded INTERRUPTED: its run and the trials it was training. The search sets it
+    on the ``KeyboardInterrupt`` it re-raises (``exc.marked``); the CLI's last line says exactly that, and
+    nothing when a command stopped before it had a run (predict, export, report...)."""
+
+    run_id: str
+    trials: tuple[str, ...] | None = None  # None: unknown (the tracker could not be read)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from autosearch.errors import (
     TrackerError,
+    TrackerLockedError,
     TrialFinishedError,
     UnknownRunError,
     UnknownTrialError,
@@ -74,8 +75,8 @@ class SQLTracker(Tracker):
         """The database is locked by another writer: worth waiting and retrying."""
         return False
 
-    def _lock_error(self) -> TrackerError:
-        return TrackerError(f"another process holds the write lock on {self.uri} for over {self.lock_timeout:g} s; "
+    def _lock_error(self) -> TrackerLockedError:
+        return TrackerLockedError(f"another process holds the write lock on {self.uri} for over {self.lock_timeout:g} s; "
                             "wait for it to finish, or raise AUTOSEARCH_LOCK_TIMEOUT.")
 
     def _translate(self, exc: BaseException) -> BaseException | None:

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from autosearch.errors import TrackerError
+from autosearch.errors import TrackerError, TrackerLockedError
 from autosearch.tracking import liveness
 from autosearch.tracking.sql import SQLTracker, lock_timeout
 from autosearch.tracking.sqlschema import SCHEMA_VERSION, SQLITE
@@ -120,12 +120,12 @@ class SQLiteTracker(SQLTracker):
         return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
             sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
-    def _lock_error(self) -> TrackerError:
+    def _lock_error(self) -> TrackerLockedError:
         where = f"the write lock on {self.path} is held for over {self.lock_timeout:g} s"
         fix = "wait for it to finish or stop it, or raise AUTOSEARCH_LOCK_TIMEOUT (seconds)."
         pid = write_lock_holder(self.path)
         if pid is None:
-            return TrackerError(f"{where} by another process; {fix}")
+            return TrackerLockedError(f"{where} by another process; {fix}")
         holder = f"process {pid}" + (f" ({cmd})" if (cmd := _command(pid)) else "")
         try:
             row = self._conn.execute("SELECT run_id FROM runs WHERE hb_pid=? AND hb_host=? AND status='RUNNING'",
@@ -136,4 +136,4 @@ class SQLiteTracker(SQLTracker):
             holder += f", run {row['run_id']}"
         if pid == os.getpid():
             holder += ", this process"
-        return TrackerError(f"{where} by {holder}; {fix}")
+        return TrackerLockedError(f"{where} by {holder}; {fix}")

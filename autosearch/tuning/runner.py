@@ -8,6 +8,7 @@ bundle) and the run's own start and end belong to the caller
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.errors import SearchError
 from autosearch.tracking import TrackerWriter, TrialKind, TrialRecord, TrialState
+from autosearch.tracking.journal import JOURNAL, JournalledWriter
 from autosearch.tracking.records import trial_id_of
 from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow, tensorboard
 from autosearch.tuning.baselines import run_baselines
@@ -78,7 +80,10 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
     """Score the baselines and search ``cfg``'s space, recording every trial of run ``run_id``.
 
     A trial still running when this raises is closed first (INTERRUPTED on
-    Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed.
+    Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed. The trials' records go
+    through a ``JournalledWriter``: while another process holds the tracker's write lock they are kept in
+    the run directory's journal and the search goes on; they are all in the tracker before this returns,
+    else ``TrackerLockedError`` (``autosearch resume`` then writes them).
     """
     quiet_tensorflow()
     import autokeras as ak
@@ -87,13 +92,14 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
     from autosearch.tuning.resume import install_atomic_json
 
     install_atomic_json()  # a kill mid-write leaves KerasTuner's JSON files old or new, never half
-    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir,
+    journalled = JournalledWriter(tracker, run_dir / JOURNAL, run_id)
+    hooks = TrialHooks(journalled, run_id, cfg, progress, run_dir,
                        started=time.monotonic() - (resumption.elapsed if resumption else 0.0),
                        attempts=resumption.attempts if resumption else {},
                        earlier={kt: obj for kt, obj in resumption.completed.values()} if resumption else {})
     try:
         if cfg.search.baselines and resumption is None:
-            log_baselines(tracker, run_id, cfg, split, progress)
+            log_baselines(journalled, run_id, cfg, split, progress)
         set_global_seed(cfg.search.seed)
         tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks,
                                   resumption.abandon if resumption else frozenset())
@@ -113,6 +119,7 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
             if explained is exc:
                 raise
             raise explained from exc
+        journalled.settle()  # the caller reads the trials back
         earlier = {tid: obj for tid, (_, obj) in resumption.completed.items()} if resumption else {}
         done = {**earlier, **{t.trial_id: t.objective for t in hooks.finished() if t.objective is not None}}
         best = best_of(list(done.values()), cfg.search.direction)
@@ -124,6 +131,9 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
                              auto_model.tuner.get_best_pipeline())
     except BaseException as exc:
         hooks.abort_current(exc)
+        with contextlib.suppress(Exception):  # the search's own error is the one to report
+            journalled.settle()
+        journalled.close()  # what the lock still holds back stays journalled, for resume
         raise
 
 

@@ -20,7 +20,7 @@ from autosearch.data import SplitData, prepare_data
 from autosearch.environment import environment
 from autosearch.spaces.graph import applied_fixes
 from autosearch.spaces.registry import AUTO, get_space
-from autosearch.errors import TrackerError
+from autosearch.errors import Marked, TrackerError
 from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind, TrialState, autosearch_home
 from autosearch.tuning.progress import Progress, SilentProgress
 from autosearch.workflows.heartbeat import Heartbeat
@@ -99,6 +99,9 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
     if run.run_dir is None or not run.run_dir.is_dir():  # no AutoKeras project yet (killed before the tuner
         # started) is fine: the tuner starts one
         raise TrackerError(f"run {run_id} has no run directory {run.run_dir}; it cannot be resumed.")
+    from autosearch.tracking.journal import replay_journal
+
+    replay_journal(tracker, run.run_dir)  # what a held tracker lock kept in the journal, before the restart
     run = tracker.restart_run(run_id)  # its RUNNING trials are recorded INTERRUPTED, its time so far summed up
     elapsed = run.duration or 0.0
     search = [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
@@ -124,7 +127,7 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
     from autosearch.export.manifest import bundle_manifest
     from autosearch.tuning.runner import run_trials
 
-    t0 = time.monotonic() - (resumption.elapsed if resumption else 0.0)
+    since, t0 = time.time(), time.monotonic() - (resumption.elapsed if resumption else 0.0)
     status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
     heartbeat = Heartbeat(tracker, run_id).__enter__()
     try:
@@ -146,8 +149,9 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
             _keep_only_the_best(run_dir, tracker.get_trial(best_trial_id, with_epochs=False).keras_trial_id,
                                 bundle_written=export)
         status = RunStatus.COMPLETED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = RunStatus.INTERRUPTED
+        exc.marked = Marked(run_id, _interrupted_since(tracker, run_id, since))  # type: ignore[attr-defined]
         raise
     except BaseException as exc:
         summary = {"error": f"{type(exc).__name__}: {exc}"}
@@ -157,6 +161,15 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
         summary["duration"] = time.monotonic() - t0
         tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
     return _conclude(tracker, cfg, run_id, run_dir, artifacts)
+
+
+def _interrupted_since(tracker: Tracker, run_id: str, since: float) -> tuple[str, ...] | None:
+    """The trials of ``run_id`` recorded INTERRUPTED since ``since`` (this process's), None if unreadable."""
+    try:
+        return tuple(t.trial_id for t in tracker.list_trials(run_id)
+                     if t.state is TrialState.INTERRUPTED and (t.ended_at or 0.0) >= since)
+    except Exception:  # noqa: BLE001 - the interrupt goes on; the message then names the run only
+        return None
 
 
 def _conclude(tracker: Tracker, cfg: PipelineConfig, run_id: str, run_dir: Path,
