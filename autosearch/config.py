@@ -29,6 +29,11 @@ TASKS: dict[str, tuple[str, str]] = {
 TUNERS = ("greedy", "bayesian", "hyperband", "random")
 CHECKPOINTS = ("best", "all")
 DIRECTIONS = ("max", "min")
+# problem -> the validation metrics a trial reports (its head's metrics and loss) -> the direction that is better
+OBJECTIVES: dict[str, dict[str, str]] = {
+    "classification": {"val_accuracy": "max", "val_loss": "min"},
+    "regression": {"val_mean_absolute_error": "min", "val_loss": "min"},
+}
 
 
 @dataclass(frozen=True)
@@ -95,20 +100,30 @@ _SECTIONS = {"data": DataConfig, "split": SplitConfig, "search": SearchConfig}
 _TOP_KEYS = ("name", "task", "data", "split", "search", "space", "graph")
 
 
+MIN_TIME_BUDGET = 1.0  # seconds; no budget at all is the key left out
+
+
 def parse_duration(value: Any, where: str = "time_budget") -> float | None:
-    """'90s', '10m', '1h30m' or a number of seconds -> seconds (None, 0 or '' = no budget)."""
-    if value in (None, "", 0):
+    """'90s', '10m', '1h30m' or a number of seconds -> seconds (None or '' = no budget). A budget under
+    ``MIN_TIME_BUDGET`` (``0s``) is refused: it would not stop a trial, only mislead."""
+    if value in (None, ""):
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    text = str(value).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text) or None
-    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
-    if not text or not parts or not any(parts.groups()):
-        raise ConfigError(f"{where} = {value!r} is not a duration; use e.g. 90s, 10m or 1h30m.")
-    h, m, s = (int(g or 0) for g in parts.groups())
-    return float(h * 3600 + m * 60 + s) or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = float(text)
+        elif text and parts and any(parts.groups()):
+            h, m, s = (int(g or 0) for g in parts.groups())
+            seconds = float(h * 3600 + m * 60 + s)
+        else:
+            raise ConfigError(f"{where} = {value!r} is not a duration; use e.g. 90s, 10m or 1h30m.")
+    if not seconds >= MIN_TIME_BUDGET:  # also refuses nan
+        raise ConfigError(f"{where} = {value!r} is too short; the minimum is {MIN_TIME_BUDGET:g}s "
+                          "(leave it out for no time budget).")
+    return seconds
 
 
 def _check_keys(source: str, section: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
@@ -195,6 +210,7 @@ def _validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"{src}: search.checkpoints = '{s.checkpoints}' is not allowed; use best or all.")
     if s.direction not in DIRECTIONS:
         raise ConfigError(f"{src}: search.direction = '{s.direction}' is not allowed; use max or min.")
+    _validate_objective(cfg)
     for key in ("max_trials", "epochs", "batch_size"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{src}: search.{key} = {getattr(s, key)} must be at least 1.")
@@ -212,6 +228,18 @@ def _validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"{src}: data.max_rows = {cfg.data.max_rows} must be at least 1 (omit it for all rows).")
 
 
+def _validate_objective(cfg: PipelineConfig) -> None:
+    """The objective is a metric this task's trials report, ranked in the direction that is better."""
+    src, s, metrics = cfg.source, cfg.search, OBJECTIVES[cfg.problem]
+    valid = ", ".join(f"{m} ({d})" for m, d in metrics.items())
+    if s.objective not in metrics:
+        raise ConfigError(f"{src}: search.objective = '{s.objective}' is not a metric a {cfg.task} trial reports; "
+                          f"use one of {valid}.")
+    if s.direction != metrics[s.objective]:
+        raise ConfigError(f"{src}: search.direction = '{s.direction}' would rank the worst {s.objective} first; "
+                          f"use direction = \"{metrics[s.objective]}\".")
+
+
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     section, _, leaf = key.rpartition(".")
     target = raw
@@ -222,12 +250,41 @@ def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
     target[leaf] = value
 
 
+def _has_dotted(raw: Mapping[str, Any], key: str) -> bool:
+    section, _, leaf = key.rpartition(".")
+    target = raw.get(section) if section else raw
+    return not isinstance(target, Mapping) or leaf in target  # not a table: the merged pass says so
+
+
+def _copy(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
+
+
 def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
-    """Validate a raw mapping (a parsed TOML file) plus dotted-key overrides."""
-    raw = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(raw, key, value)
+    """Validate a raw mapping (a parsed TOML file) plus dotted-key overrides (None: keep the file's value).
+    The file's own values are validated first, each of them, even those an override replaces: a bad value in
+    a file fails with the file and its key whatever the command line says (overrides fill only what it lacks)."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if given:
+        own = _copy(raw)
+        for key, value in given.items():
+            if not _has_dotted(own, key):
+                _set_dotted(own, key, value)
+        try:
+            _from_raw(own, source)
+        except ConfigError as exc:
+            if not any(f"{key} =" in str(exc) or f"'{key}'" in str(exc) for key in given):
+                raise
+            raise ConfigError(f"{exc} That is the file's own value: fix it there, even though an override "
+                              "replaces it.") from None
+    merged = _copy(raw)
+    for key, value in given.items():
+        _set_dotted(merged, key, value)
+    return _from_raw(merged, source)
+
+
+def _from_raw(raw: dict[str, Any], source: str) -> PipelineConfig:
+    """Validate one raw mapping (``from_dict``)."""
     _check_keys(source, "", raw, _TOP_KEYS)
     for key in ("name", "task", "data", "search"):
         if key not in raw:

@@ -88,7 +88,72 @@ def test_missing_pipeline_lists_known_ones() -> None:
         load_pipeline(PIPELINES / "nope.toml")
 
 
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("45", 45), (None, None),
-                                           ("0", None), ("0s", None)])
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("45", 45), ("1s", 1),
+                                           (2.5, 2.5), (None, None), ("", None)])
 def test_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "0s", "0m", 0, 0.0, "0.5", 0.2])
+def test_a_time_budget_under_a_second_is_refused_with_the_minimum(value) -> None:
+    with pytest.raises(ConfigError, match=r"is too short; the minimum is 1s \(leave it out for no time budget\)"):
+        parse_duration(value)
+    with pytest.raises(ConfigError, match="search.time_budget"):
+        load_pipeline(PIPELINES / "text.toml", {"search.time_budget": value})
+
+
+@pytest.mark.parametrize("pipeline, objective, valid", [
+    ("text", "val_f1", "val_accuracy (max), val_loss (min)"),
+    ("image", "accuracy", "val_accuracy (max), val_loss (min)"),
+    ("structured_regression", "val_accuracy", "val_mean_absolute_error (min), val_loss (min)"),
+    ("structured", "val_mean_absolute_error", "val_accuracy (max), val_loss (min)"),
+])
+def test_the_objective_must_be_a_metric_the_task_reports_and_the_message_lists_them(
+        pipeline: str, objective: str, valid: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(PIPELINES / f"{pipeline}.toml", {"search.objective": objective})
+    assert f"search.objective = '{objective}' is not a metric" in str(info.value) and valid in str(info.value)
+
+
+@pytest.mark.parametrize("pipeline, objective, direction", [
+    ("text", "val_loss", "min"), ("structured_regression", "val_loss", "min"), ("image", "val_accuracy", "max")])
+def test_every_metric_a_task_reports_is_a_valid_objective(pipeline: str, objective: str, direction: str) -> None:
+    cfg = load_pipeline(PIPELINES / f"{pipeline}.toml", {"search.objective": objective, "search.direction": direction})
+    assert (cfg.search.objective, cfg.search.direction) == (objective, direction)
+
+
+def test_a_direction_that_ranks_the_worst_first_is_refused() -> None:
+    with pytest.raises(ConfigError, match="search.direction = 'max' would rank the worst val_loss first; "
+                                          "use direction = \"min\""):
+        load_pipeline(PIPELINES / "text.toml", {"search.objective": "val_loss"})
+
+
+@pytest.mark.parametrize("line, override, words", [
+    ("epochs = -5", {"search.epochs": 3}, "search.epochs = -5 must be at least 1"),
+    ("max_trials = 0", {"search.max_trials": 2}, "search.max_trials = 0 must be at least 1"),
+    ("tuner = \"grid\"", {"search.tuner": "random"}, "search.tuner = 'grid' is not allowed"),
+    ("time_budget = \"0s\"", {"search.time_budget": "1m"}, "search.time_budget = '0s' is too short"),
+])
+def test_a_bad_value_in_the_file_is_reported_even_when_an_override_replaces_it(
+        tmp_path: Path, line: str, override: dict, words: str) -> None:
+    key = line.split(" =")[0]
+    path = tmp_path / "p.toml"
+    path.write_text("\n".join(line if row.startswith(f"{key} =") else row
+                              for row in PIPELINES.joinpath("text.toml").read_text().splitlines()))
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(path, override)
+    assert str(info.value).startswith(f"{path}: {words}") and "the file's own value" in str(info.value)
+
+
+def test_an_override_may_supply_what_the_file_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(PIPELINES.joinpath("text.toml").read_text().replace('dataset = "rotten_tomatoes"', ""))
+    with pytest.raises(ConfigError, match=r"\[data\] needs dataset"):
+        load_pipeline(path)
+    assert load_pipeline(path, {"data.dataset": "my.csv"}).data.dataset == "my.csv"
+
+
+def test_a_bad_override_is_still_reported_when_the_file_is_valid() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(PIPELINES / "text.toml", {"search.epochs": -1})
+    assert "search.epochs = -1" in str(info.value) and "the file's own value" not in str(info.value)
