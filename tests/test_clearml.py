@@ -74,6 +74,14 @@ def test_offline_session_holds_config_per_trial_series_and_leaderboard(offline_r
     assert "clearml-upload" in res.stderr
 
 
+def test_the_offline_session_is_announced_once_where_it_is(offline_run) -> None:
+    tmp, res, _, info = offline_run
+    said = [line for line in (res.stdout + res.stderr).splitlines() if "offline" in line.lower() and "session" in line]
+    zipped = run_dir_of(tmp, info.run_id) / "clearml" / "session.zip"
+    assert said == [f"ClearML offline session: {zipped}; upload it later with 'autosearch clearml-upload "
+                    f"{info.run_id}'."], said
+
+
 def test_the_bundle_waits_in_the_run_directory_for_upload(offline_run) -> None:
     tmp, _, _, info = offline_run
     record = json.loads((run_dir_of(tmp, info.run_id) / "clearml" / "clearml.json").read_text())
@@ -98,6 +106,22 @@ def test_upload_without_a_server_says_how_to_configure_one(offline_run) -> None:
     assert res.returncode == 2 and "clearml-init" in res.stderr
 
 
+def closed_port() -> int:
+    """A loopback port that nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_upload_to_a_refused_port_says_refused_not_unanswered(offline_run) -> None:
+    tmp, _, _, info = offline_run
+    port = closed_port()
+    res = run(tmp, "clearml-upload", info.run_id, CLEARML_API_HOST=f"http://127.0.0.1:{port}")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert f"refused the connection at 127.0.0.1:{port} (is the ClearML server running?)" in res.stderr
+    assert "did not answer" not in res.stderr
+
+
 def test_reproduce_accepts_the_clearml_task_id(offline_run) -> None:
     tmp, _, tracker, info = offline_run
     task_id = json.loads((run_dir_of(tmp, info.run_id) / "clearml" / "clearml.json").read_text())["task_id"]
@@ -107,15 +131,14 @@ def test_reproduce_accepts_the_clearml_task_id(offline_run) -> None:
 
 
 def test_unreachable_server_falls_back_to_offline_within_the_timeout(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a loopback port that nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_port()
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     res = run(tmp_path, *ARGS, "--tracker", "clearml://autosearch-tests",
               CLEARML_API_HOST=url, CLEARML_WEB_HOST=url, CLEARML_FILES_HOST=url)
     assert res.returncode == 0, res.stderr[-3000:]
     assert time.monotonic() - started < 120
-    assert f"ClearML server {url} did not answer" in res.stderr
+    assert (f"warning: ClearML server {url} refused the connection at 127.0.0.1:{port} (is the ClearML server "
+            "running?); running ClearML offline, the local tracker is complete.") in res.stderr.splitlines()
     (info,) = SQLiteTracker(tmp_path / "home" / "tracker.db").list_runs()
     assert (run_dir_of(tmp_path, info.run_id) / "clearml" / "session.zip").is_file()

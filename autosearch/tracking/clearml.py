@@ -12,21 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import os
-import re
 import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from autosearch.errors import TrackerError
 from autosearch.fileio import flatten
 from autosearch.tracking.base import TrackerWriter
+from autosearch.tracking.clearml_sdk import (
+    SDK_OFFLINE_LINES,
+    abandon,
+    bound_sdk,
+    call_deadline,
+    configured_server,
+    server_problem,
+    within,
+    without_lines,
+)
 from autosearch.tracking.records import (
     EpochMetrics,
     RunInfo,
@@ -42,83 +48,7 @@ _NO_AUTO_CONNECT = {k: False for k in (
     "detect_repository", "tensorflow", "tensorboard", "keras", "matplotlib", "joblib", "scikit", "pytorch",
     "xgboost", "lightgbm", "catboost", "fastai", "hydra", "megengine", "jsonargparse")}
 RECORD = "clearml.json"
-RETRIES = 2  # per request and kind; the 2nd waits `timeout` first, so a refused port is no busy loop
-MIN_UPLOAD_BYTES_PER_S = 50_000  # the SDK's own floor for upload timeouts (storage/helper.py, min_kbps_speed)
 PROBE_EVERY = 10.0  # seconds between liveness probes of an online server (before calls, on heartbeats)
-
-
-def configured_server() -> str | None:
-    """The API server from ``CLEARML_API_HOST`` or a clearml.conf file, if any."""
-    if os.environ.get("CLEARML_API_HOST"):
-        return os.environ["CLEARML_API_HOST"]
-    for path in (os.environ.get("CLEARML_CONFIG_FILE"), Path.home() / "clearml.conf"):
-        if path and Path(path).is_file():
-            match = re.search(r"api_server\s*[:=]\s*\"?([^\s\"]+)", Path(path).read_text(errors="ignore"))
-            if match:
-                return match.group(1)
-    return None
-
-
-def server_answers(url: str, timeout: float) -> bool:
-    """Whether the server answers HTTP (any status) within ``timeout``: a TCP accept proves nothing."""
-    import requests
-
-    try:
-        return requests.get(f"{url if '://' in url else 'http://' + url}".rstrip("/") + "/debug.ping",
-                            timeout=timeout).status_code > 0
-    except requests.RequestException:
-        return False
-
-
-def call_deadline(timeout: float, *uploads: Path) -> float:
-    """3 unanswered reads and a backoff of ``timeout`` (``bound_sdk``), 1 more, and ``uploads`` at 50 kB/s."""
-    size = sum(f.stat().st_size for path in uploads for f in [path, *path.rglob("*")] if f.is_file())
-    return (RETRIES + 3) * timeout + size / MIN_UPLOAD_BYTES_PER_S
-
-
-def bound_sdk(timeout: float, folder: Path) -> None:
-    """For this process: requests bounded by ``timeout``, SDK files under ``folder``, no public demo server."""
-    os.environ["CLEARML_NO_DEFAULT_SERVER"] = "1"
-    os.environ["CLEARML_CACHE_DIR"] = str(folder)  # config/__init__.py get_cache_dir(): offline/<task id>
-    from clearml.backend_api.session.session import Session
-    from clearml.config import ConfigSDKWrapper, ConfigWrapper
-    from clearml.config.cache import SessionCache
-
-    retries = {**dict.fromkeys(("total", "connect", "read", "redirect", "status"), RETRIES),
-               "backoff_factor": timeout / 2, "backoff_max": timeout}  # api.conf default: 240, wait forever
-    ConfigWrapper.set_overrides({
-        "api": {"http": {"retries": retries,
-                         "wait_on_maintenance_forever": False}},
-        "sdk": {"http": {"timeout": {"connection": timeout, "total": timeout}, "download": {"max_retries": RETRIES}},
-                "storage": {"cache": {"default_base_dir": str(folder)}}}})
-    ConfigSDKWrapper.clear_config_impl()  # it caches the "sdk" section on first use
-    # (connect, read) per request, by default (3, 10) for the first, then (10, 300), and (300, 300) for big ones:
-    Session._session_initial_timeout = Session._session_timeout = Session._write_session_timeout = (timeout, timeout)
-    SessionCache.SESSION_CACHE_FOLDER = str(folder)  # default ~/.clearml
-
-
-def within(seconds: float, call: Callable[[], Any]) -> Any:
-    """``call()`` in a daemon thread; ``TimeoutError`` if it has not returned within ``seconds`` (it is left behind)."""
-    future: Future = Future()
-
-    def target() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name="clearml-call", daemon=True).start()
-    return future.result(timeout=seconds)
-
-
-def abandon(task: Any) -> None:
-    """Silence the SDK; let go of a task on a mute server: each stop, begun in a daemon thread, first marks itself
-    done, so exit hooks do not join threads that retry forever (``backend_interface/base.py`` ``_send``)."""
-    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "clearml"]:
-        logging.getLogger(name).disabled = True  # its threads retry, and say so, until the process ends
-    for stop in (task._reporter.stop, task.close) if task is not None else ():
-        with contextlib.suppress(Exception):  # TimeoutError too: that stop goes on in its thread
-            within(0.5, stop)
 
 
 def _hyperparameters(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,17 +72,21 @@ class ClearMLTracker(TrackerWriter):
 
     def _decide_offline(self) -> bool:
         self._server, self._probed = configured_server(), time.monotonic()
-        if self.force_offline or (self._server and server_answers(self._server, self.server_timeout)):
-            return self.force_offline
+        if self.force_offline:
+            return True
+        problem = server_problem(self._server, self.server_timeout) if self._server else None
+        if self._server and problem is None:
+            return False
         print("note: no ClearML server configured (clearml.conf or CLEARML_API_HOST); running ClearML offline."
-              if self._server is None else f"warning: ClearML server {self._server} did not answer within "
-              f"{self.server_timeout:g}s; running ClearML offline, the local tracker is complete.", file=sys.stderr)
+              if self._server is None else f"warning: ClearML server {self._server} {problem}; running ClearML "
+              "offline, the local tracker is complete.", file=sys.stderr)
         return True
 
     def _call(self, what: str, call: Callable[[], Any], *uploads: Path) -> Any:
         """An SDK call that may reach the server, under ``call_deadline``; after one miss, no more calls."""
-        if self.offline:
-            return call()
+        if self.offline:  # the SDK's lines about its offline folder: close() says once where the session is
+            with without_lines(SDK_OFFLINE_LINES):
+                return call()
         self._check_alive()
         seconds = call_deadline(self.server_timeout, *uploads)
         try:
@@ -170,8 +104,9 @@ class ClearMLTracker(TrackerWriter):
         """The SDK's threads that send metrics retry a mute server forever, unseen: probe; the next call tells."""
         if not (self.offline or self.task is None or self._stalled or time.monotonic() - self._probed < PROBE_EVERY):
             self._probed = time.monotonic()
-            if not server_answers(str(self._server), self.server_timeout):
-                self._stalled = f"ClearML server {self._server} did not answer a probe within {self.server_timeout:g}s"
+            problem = server_problem(str(self._server), self.server_timeout)
+            if problem:
+                self._stalled = f"ClearML server {self._server} {problem.replace('answer', 'answer a probe', 1)}"
 
     def start_run(self, run: RunInfo) -> None:
         self._run, self._dir = run, (run.run_dir or Path(".")) / "clearml"
@@ -326,8 +261,9 @@ def upload_offline_session(run_dir: Path, timeout: float | None = None) -> dict[
     server, timeout = configured_server(), float(timeout or record.get("timeout") or 3.0)
     retry = f"check clearml.conf (clearml-init) or CLEARML_API_HOST, rerun 'autosearch clearml-upload {record['run_id']}'"
     bound_sdk(timeout, record_path.parent)
-    if server is None or not server_answers(server, timeout):
-        raise TrackerError(f"ClearML server {server} did not answer within {timeout:g}s; {retry}" if server
+    problem = server_problem(server, timeout) if server else "is not configured"
+    if problem:
+        raise TrackerError(f"ClearML server {server} {problem}; {retry}" if server
                            else f"no ClearML server configured; {retry}")
     from clearml import Task
 
