@@ -51,6 +51,15 @@ def pipeline(t: Path, base: str = "text", data: str = "", search: str = "", top:
     return str(t / "mine.toml")
 
 
+def setting(t: Path, key: str, value: str, base: str = "text") -> str:
+    """A copy of ``pipelines/<base>.toml`` whose ``key = ...`` line reads ``key = value``."""
+    lines = (PIPELINES / f"{base}.toml").read_text().splitlines()
+    assert any(line.startswith(f"{key} =") for line in lines), key
+    (t / "mine.toml").write_text("\n".join(f"{key} = {value}" if line.startswith(f"{key} =") else line
+                                           for line in lines))
+    return str(t / "mine.toml")
+
+
 def family(t: Path, value: str) -> str:
     """The text pipeline with ``family = value`` in its [space]."""
     text = (PIPELINES / "text.toml").read_text()
@@ -118,6 +127,79 @@ BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
                                       ["split.validation = 0.75", "at least 10% for training"]),
     "bad tracker uri": (lambda t: ["search", "--max-rows", "300", "--tracker", "mongodb://x"],
                         ["unknown tracker URI 'mongodb://x'", "valid schemes", "sqlite://"]),
+    "negative patience": (lambda t: ["search", "--patience", "-1"], ["search.patience = -1 must be 0 (off) or more"]),
+    "batch size 0": (lambda t: ["search", "--batch-size", "0"], ["search.batch_size = 0 must be at least 1"]),
+    # the objective: a metric the task's trials report, in the direction that is better
+    "objective val_f1": (lambda t: ["search", "--pipeline", setting(t, "objective", '"val_f1"')],
+                         ["search.objective = 'val_f1' is not a metric a text_classification trial reports",
+                          "use one of val_accuracy (max), val_loss (min)"]),
+    "objective a training metric": (lambda t: ["search", "--pipeline", setting(t, "objective", '"accuracy"')],
+                                    ["search.objective = 'accuracy'", "val_accuracy (max)"]),
+    "regression objective val_accuracy": (
+        lambda t: ["search", "--pipeline", setting(t, "objective", '"val_accuracy"', "structured_regression")],
+        ["search.objective = 'val_accuracy'", "structured_regression", "val_mean_absolute_error (min)"]),
+    "direction against the objective": (lambda t: ["search", "--pipeline", setting(t, "direction", '"min"')],
+                                        ["search.direction = 'min' would rank the worst val_accuracy first",
+                                         'direction = "max"']),
+    # time budgets that could not stop a trial
+    "time budget 0s": (lambda t: ["search", "--time-budget", "0s"], ["time_budget = '0s' is too short",
+                                                                      "the minimum is 1s", "leave it out"]),
+    "time budget 0.5 (seconds)": (lambda t: ["search", "--time-budget", "0.5"], ["'0.5' is too short"]),
+    "time budget 0 in the file": (lambda t: ["search", "--pipeline", setting(t, "time_budget", "0")],
+                                  ["search.time_budget = 0 is too short", "minimum is 1s"]),
+    # a bad value in the file is reported even when a flag overrides it
+    "file epochs -5, --epochs 3": (lambda t: ["search", "--pipeline", setting(t, "epochs", "-5"), "--epochs", "3"],
+                                   ["mine.toml: search.epochs = -5 must be at least 1", "the file's own value"]),
+    "file max_trials 0, --max-trials 2": (
+        lambda t: ["search", "--pipeline", setting(t, "max_trials", "0"), "--max-trials", "2"],
+        ["mine.toml: search.max_trials = 0 must be at least 1", "even though an override replaces it"]),
+    "file patience -1, --patience 2": (
+        lambda t: ["search", "--pipeline", setting(t, "patience", "-1"), "--patience", "2"],
+        ["mine.toml: search.patience = -1 must be 0 (off) or more", "the file's own value"]),
+    "file tuner grid, --tuner random": (
+        lambda t: ["search", "--pipeline", setting(t, "tuner", '"grid"'), "--tuner", "random"],
+        ["mine.toml: search.tuner = 'grid' is not allowed", "the file's own value"]),
+    "file time budget soon, --time-budget 1m": (
+        lambda t: ["search", "--pipeline", setting(t, "time_budget", '"soon"'), "--time-budget", "1m"],
+        ["search.time_budget = 'soon' is not a duration", "the file's own value"]),
+    "file seed -3, --seed 1": (lambda t: ["search", "--pipeline", setting(t, "seed", "-3"), "--seed", "1"],
+                               ["mine.toml: search.seed = -3", "the file's own value"]),
+    "file batch size 0, --batch-size 8": (
+        lambda t: ["search", "--pipeline", setting(t, "batch_size", "0"), "--batch-size", "8"],
+        ["mine.toml: search.batch_size = 0 must be at least 1", "the file's own value"]),
+    "file max_rows 0, --max-rows 100": (
+        lambda t: ["search", "--pipeline", pipeline(t, data="max_rows = 0"), "--max-rows", "100"],
+        ["mine.toml: data.max_rows = 0 must be at least 1", "the file's own value"]),
+    # tracker URIs: unknown options refused with the known ones, values checked, before the data are read
+    "clearml timeout=0": (lambda t: ["search", "--tracker", "clearml://p?timeout=0"],
+                          ["timeout=0 is not a positive number of seconds", "?timeout=10"]),
+    "clearml timeout=-1": (lambda t: ["search", "--tracker", "clearml://p?timeout=-1"],
+                           ["timeout=-1 is not a positive number of seconds"]),
+    "clearml timeout=abc": (lambda t: ["search", "--tracker", "clearml://p?timeout=abc"],
+                            ["timeout=abc is not a positive number of seconds"]),
+    "clearml unknown option": (lambda t: ["search", "--tracker", "clearml://p?bogus=1"],
+                               ["clearml://p?bogus=1", "unknown option 'bogus'",
+                                "offline (1 or 0), timeout (seconds, e.g. 10), trial_tasks (1 or 0)"]),
+    "clearml offline=maybe": (lambda t: ["search", "--tracker", "clearml://p?offline=maybe"],
+                              ["offline=maybe must be 1 or 0"]),
+    "sqlite URI with an option": (lambda t: ["search", "--tracker", f"sqlite:///{t}/x.db?bogus=1"],
+                                  ["has options (bogus)", "sqlite:// takes none", "give the path alone"]),
+    "postgresql unknown option": (lambda t: ["search", "--tracker", "postgresql://u:pw@127.0.0.1:1/db?bogus=1"],
+                                  ["postgresql://u@127.0.0.1:1/db?bogus=1", "unknown option 'bogus'",
+                                   "the options libpq knows are", "sslmode"]),
+    "postgresql connect_timeout=abc": (
+        lambda t: ["search", "--tracker", "postgresql://u@127.0.0.1:1/db?connect_timeout=abc"],
+        ["connect_timeout=abc is not a whole number of seconds", "?connect_timeout=10"]),
+    "postgresql option without a value": (lambda t: ["search", "--tracker", "postgres://u@127.0.0.1:1/db?sslmode"],
+                                          ["option 'sslmode' has no value", "sslmode=<value>"]),
+    "chief with an unknown URI option": (lambda t: ["chief", "--tracker", "postgresql://u@127.0.0.1:1/db?bogus=1"],
+                                         ["unknown option 'bogus'"]),
+    "--offline with the SQLite tracker": (lambda t: ["search", "--offline", "--tracker", f"sqlite:///{t}/x.db"],
+                                          ["--offline is for the ClearML tracker", "--tracker clearml://<project>"]),
+    "--workers with the ClearML tracker": (lambda t: ["search", "--workers", "2", "--tracker", "clearml://p"],
+                                           ["needs a tracker every process reads, not clearml://"]),
+    "--workers with --offline": (lambda t: ["search", "--workers", "2", "--offline", "--tracker", "clearml://p"],
+                                 ["--offline (ClearML) does not combine with --workers"]),
     "reproduce negative tolerance": (lambda t: ["reproduce", "x/1", "--tolerance", "-1"],
                                      ["--tolerance", "must be 0 or more"]),
     "embedded set of the wrong kind": (lambda t: ["search", "--data", "digits"], ["holds image data", "needs text"]),

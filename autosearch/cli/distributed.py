@@ -62,9 +62,9 @@ def seconds(text: str) -> float:
 
 def _check_tracker(uri: str | None, host: str) -> None:
     from autosearch.errors import DistributedError
-    from autosearch.tracking import resolve_uri
+    from autosearch.tracking.registry import check_uri
 
-    scheme = resolve_uri(uri).partition("://")[0]
+    scheme = check_uri(uri)[0]  # its options too
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise DistributedError(f"a distributed search needs a tracker every process reads, not {scheme}://; use "
                                "the default SQLite one (one machine) or --tracker postgresql://user@host/db.")
@@ -80,8 +80,8 @@ def cmd_chief(args: argparse.Namespace) -> int:
     from autosearch.workflows.search import run_search
 
     cfg = pipeline_of(args)
-    split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     _check_tracker(args.tracker, args.host)
+    split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     tracker = get_tracker(args.tracker)
     chief = chief_for(args.host, args.port, args.timeout, lambda line: print(line, flush=True), args.tracker)
     print(f"{cfg.name}: {cfg.task} on {split.dataset.name}, {cfg.search.tuner} tuner, up to {cfg.search.max_trials} "
@@ -108,8 +108,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"ChiefLost: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: this worker's trial is INTERRUPTED; the run goes on
-        print(f"{exc or 'interrupted (Ctrl-C)'}: this worker's running trial is recorded INTERRUPTED; the chief and "
-              "the other workers go on.", file=sys.stderr)
+        print(f"{str(exc) or 'interrupted (Ctrl-C)'}: this worker stopped (its running trial, if any, is recorded "
+              "INTERRUPTED); the chief and the other workers go on.", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
     print(f"worker {result.worker}: {result.trials} trial(s) of run {result.run_id} done; the chief finishes the run")
     return 0

@@ -82,12 +82,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         return cmd_launch(args)
     from autosearch.data import prepare_data
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
-    from autosearch.tracking.registry import offline_uri
+    from autosearch.tracking.registry import check_uri, offline_uri
     from autosearch.workflows.search import run_search
 
     cfg = pipeline_of(args)
-    split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     uri = offline_uri(resolve_uri(args.tracker)) if args.offline else args.tracker
+    check_uri(uri)  # a bad tracker URI fails before the data are read
+    split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     tracker = get_tracker(uri)
     rows = split.summary()["rows"]
     print(f"{cfg.name}: {cfg.task} on {split.dataset.name} ({rows['train']}/{rows['validation']}/{rows['test']} "

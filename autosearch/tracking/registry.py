@@ -10,9 +10,11 @@ uses (psycopg is never imported for SQLite).
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from autosearch.errors import TrackerError
 from autosearch.tracking.base import Tracker
@@ -31,47 +33,83 @@ def _sqlite(rest: str) -> Tracker:
     from autosearch.tracking.sqlite import SQLiteTracker
 
     # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
-    path = rest[1:] if rest.startswith("/") else rest
+    return SQLiteTracker(rest[1:] if rest.startswith("/") else rest)
+
+
+def _check_sqlite(rest: str) -> None:
+    path, sep, query = (rest[1:] if rest.startswith("/") else rest).partition("?")
+    if sep:
+        names = ", ".join(name for name, _ in parse_qsl(query, keep_blank_values=True)) or query
+        raise TrackerError(f"tracker URI 'sqlite:///{rest.lstrip('/')}' has options ({names}); sqlite:// takes "
+                           f"none: give the path alone, e.g. sqlite:///{path or 'artifacts/tracker.db'}.")
     if not path:
         raise TrackerError("tracker URI 'sqlite:///' names no file; use sqlite:///path/to/tracker.db.")
-    return SQLiteTracker(path)
 
 
 def _postgresql(rest: str) -> Tracker:
     """``postgresql://user[:password]@host[:port]/db[?libpq options]``."""
     from autosearch.tracking.sqlpostgres import PostgreSQLTracker
 
+    return PostgreSQLTracker(f"postgresql://{rest}")
+
+
+def _check_postgresql(rest: str) -> None:
+    from autosearch.tracking.sqlpostgres import check_options
+
     if not rest.split("?", 1)[0].strip("/"):
         raise TrackerError("tracker URI 'postgresql://' names no server; use postgresql://user@host:5432/db.")
     try:
-        return PostgreSQLTracker(f"postgresql://{rest}")
-    except ImportError as exc:  # psycopg is imported by the constructor
+        check_options(f"postgresql://{rest}")  # psycopg is imported here first
+    except ImportError as exc:
         raise TrackerError(f"the postgresql:// tracker needs psycopg ({exc}); "
                            "pip install 'psycopg[binary]' (make install does).") from None
 
 
+CLEARML_OPTIONS = {"offline": "1 or 0", "timeout": "seconds, e.g. 10", "trial_tasks": "1 or 0"}
+_YES, _NO = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def clearml_options(rest: str) -> dict[str, Any]:
+    """``clearml://<project>[?offline=1&timeout=N&trial_tasks=1]``: the project and its options, checked: an
+    unknown name is refused with the known ones, a timeout must be a positive number of seconds."""
+    project, _, query = rest.partition("?")
+    out: dict[str, Any] = {"project": project.strip("/") or None, "offline": False, "timeout": 3.0,
+                           "trial_tasks": False}
+    known = ", ".join(f"{k} ({v})" for k, v in CLEARML_OPTIONS.items())
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        where = f"tracker URI 'clearml://{rest}'"
+        if name not in CLEARML_OPTIONS:
+            raise TrackerError(f"{where}: unknown option '{name}'; the options are {known}.")
+        if name == "timeout":
+            try:
+                out[name] = float(value)
+            except ValueError:
+                out[name] = math.nan
+            if not 0 < out[name] < math.inf:
+                raise TrackerError(f"{where}: timeout={value} is not a positive number of seconds; "
+                                   "e.g. ?timeout=10.")
+        elif value.lower() in _YES + _NO:
+            out[name] = value.lower() in _YES
+        else:
+            raise TrackerError(f"{where}: {name}={value} must be 1 or 0 (true/false, yes/no).")
+    return out
+
+
 def _clearml(rest: str) -> Tracker:
     """``clearml://<project>[?offline=1]``: ClearML for writes, the local SQLite tracker for reads."""
-    from urllib.parse import parse_qs
-
     from autosearch.tracking.clearml import ClearMLTracker
     from autosearch.tracking.composite import CompositeTracker
     from autosearch.tracking.sqlite import SQLiteTracker
 
-    project, _, query = rest.partition("?")
-    options = parse_qs(query)
-    offline = options.get("offline", ["0"])[0].lower() in ("1", "true", "yes")
-    trial_tasks = options.get("trial_tasks", ["0"])[0].lower() in ("1", "true", "yes")
-    try:
-        timeout = float(options.get("timeout", ["3"])[0])
-    except ValueError:
-        raise TrackerError(f"clearml://{rest}: timeout must be a number of seconds, e.g. ?timeout=10.") from None
+    o = clearml_options(rest)
     local = SQLiteTracker(autosearch_home() / "tracker.db")
-    return CompositeTracker(local, [ClearMLTracker(project.strip("/") or None, offline, timeout, trial_tasks)])
+    return CompositeTracker(local, [ClearMLTracker(o["project"], o["offline"], o["timeout"], o["trial_tasks"])])
 
 
-_BUILDERS: dict[str, Callable[[str], Tracker]] = {
-    "sqlite": _sqlite, "postgresql": _postgresql, "postgres": _postgresql, "clearml": _clearml}
+# scheme -> (check the rest of the URI, writing nothing; build the tracker)
+_BUILDERS: dict[str, tuple[Callable[[str], Any], Callable[[str], Tracker]]] = {
+    "sqlite": (_check_sqlite, _sqlite), "postgresql": (_check_postgresql, _postgresql),
+    "postgres": (_check_postgresql, _postgresql), "clearml": (clearml_options, _clearml)}
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -87,10 +125,9 @@ def offline_uri(uri: str) -> str:
     return uri + ("&" if "?" in uri else "?") + "offline=1"
 
 
-def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:
-    """Return a tracker for ``uri``, an existing tracker, or the configured default."""
-    if isinstance(uri, Tracker):
-        return uri
+def check_uri(uri: str | None = None) -> tuple[str, str]:
+    """(scheme, rest) of ``uri`` (or the configured default), its scheme and options checked; nothing is opened
+    or written, so a command can refuse a bad URI before any other work."""
     uri = resolve_uri(uri)
     if uri == "clearml":
         uri = "clearml://"
@@ -100,7 +137,16 @@ def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:
         raise TrackerError(
             f"unknown tracker URI '{uri}'; valid schemes: {valid} (e.g. {default_uri()})."
         )
-    return _BUILDERS[scheme](rest)
+    _BUILDERS[scheme][0](rest)
+    return scheme, rest
+
+
+def get_tracker(uri: "str | Tracker | None" = None) -> Tracker:
+    """Return a tracker for ``uri``, an existing tracker, or the configured default."""
+    if isinstance(uri, Tracker):
+        return uri
+    scheme, rest = check_uri(uri)
+    return _BUILDERS[scheme][1](rest)
 
 
 def find_by_external_id(external_id: str) -> tuple[str, str | None] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from autosearch.errors import TrackerError
 from autosearch.tracking import liveness
@@ -32,6 +32,23 @@ def redact(uri: str) -> str:
         netloc = f"{auth.split(':', 1)[0]}@{host}"
     query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
     return urlunsplit(("postgresql", netloc, parts.path, query, ""))
+
+
+def check_options(uri: str) -> None:
+    """Refuse, before connecting, a query option libpq does not know (the message lists those it knows), one
+    without a value, and a ``connect_timeout`` that is not a whole number of seconds (at least 1)."""
+    from psycopg import pq
+
+    known = sorted(o.keyword.decode() for o in pq.Conninfo.get_defaults())
+    for name, value in parse_qsl(urlsplit(uri).query, keep_blank_values=True):
+        if name not in known:
+            raise TrackerError(f"tracker URI '{redact(uri)}': unknown option '{name}'; the options libpq knows are "
+                               f"{', '.join(known)}.")
+        if not value:
+            raise TrackerError(f"tracker URI '{redact(uri)}': option '{name}' has no value; write {name}=<value>.")
+        if name == "connect_timeout" and not (value.isdigit() and int(value) >= 1):
+            raise TrackerError(f"tracker URI '{redact(uri)}': connect_timeout={value} is not a whole number of "
+                               "seconds of at least 1; e.g. ?connect_timeout=10.")
 
 
 def _one_line(exc: BaseException) -> str:
