@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from lockholder import Holder
 from trackerkit import RUN_ID, make_run, make_trial
 
 from autosearch.errors import TrackerLockedError, UnknownTrialError
@@ -17,30 +16,6 @@ from autosearch.tracking.journal import JOURNAL, Journal, JournalledWriter, appl
 from autosearch.tracking.sqlite import SQLiteTracker
 
 TRIAL = f"{RUN_ID}/0"
-# Holds BEGIN IMMEDIATE, as another autosearch command writing would, until a line arrives on stdin.
-HOLD_UNTIL_RELEASED = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-sys.stdin.readline()
-conn.execute("ROLLBACK")
-"""
-
-
-class Holder:
-    """A second process holding the tracker's write lock until ``release``."""
-
-    def __init__(self, db: Path):
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLD_UNTIL_RELEASED, str(db)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    def release(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.write("go\n")
-            self.proc.stdin.flush()
-            self.proc.wait(timeout=30)
 
 
 def stored_states(db: Path) -> dict[str, str]:
