@@ -1,4 +1,5 @@
-"""The crash matrix (``benchmarks/crash.py``): its pure helpers here, a few real kills under ``make bench``."""
+"""The crash matrix (``benchmarks/crash.py``): its pure helpers and its held-lock fault here, a few real kills
+and held locks under ``make bench``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import crash
+from benchmarks import crash, crash_faults
 
 
 def row(local: str, state: str, keras_id: str | None = None) -> dict:
@@ -41,6 +42,48 @@ def test_a_completed_trial_lost_or_changed_is_named() -> None:
     assert crash.lost_completed(before, {**before, "r/2": (0.7, 1, "{}")}) == []
     assert crash.lost_completed(before, {"r/0": (0.9, 1, "{}")}) == ["r/1"]
     assert crash.lost_completed(before, {"r/0": (0.91, 1, "{}"), "r/1": (0.8, 0, "{}")}) == ["r/0"]
+
+
+def test_a_training_finished_at_a_stop_must_be_the_completed_row_and_never_run_again() -> None:
+    def r(local: str, state: str, at: float) -> dict:
+        return {**row(local, state), "started_at": at}
+
+    kept = [r("0", "COMPLETED", 1.0), r("1", "INTERRUPTED", 2.0), r("1-a2", "COMPLETED", 9.0)]
+    assert crash.finished_trainings_lost(kept, [(5.0, {"0"}), (10.0, {"0", "1"})]) == []
+    # a held lock kept trial 1's end out of the tracker, the kill came, and resume closed it and trained it again
+    lost = [r("0", "COMPLETED", 1.0), r("1", "INTERRUPTED", 2.0), r("1-a2", "COMPLETED", 9.0)]
+    assert crash.finished_trainings_lost(lost, [(5.0, {"0", "1"})]) == [
+        "trial 1: trained to its end before a stop, not COMPLETED in the tracker",
+        "trial 1: trained to its end before a stop, run again after it"]
+
+
+def test_the_trainings_kerastuner_finished_are_read_from_its_trial_files(tmp_path: Path) -> None:
+    for keras_id, status in (("0", "COMPLETED"), ("1", "RUNNING"), ("2", "COMPLETED")):
+        (tmp_path / "autokeras" / f"trial_{keras_id}").mkdir(parents=True)
+        (tmp_path / "autokeras" / f"trial_{keras_id}" / "trial.json").write_text(json.dumps({"status": status}))
+    (tmp_path / "autokeras" / "trial_2" / "trial.json").write_text('{"stat')  # mid-write: not yet finished
+    assert crash.keras_completed(tmp_path) == {"0"} and crash.keras_completed(None) == set()
+
+
+def test_the_lock_fault_holds_a_real_write_lock_past_the_timeout_until_released(tmp_path: Path) -> None:
+    from autosearch.errors import TrackerLockedError
+    from autosearch.tracking.sqlite import SQLiteTracker
+
+    tracker = SQLiteTracker(tmp_path / "tracker.db", lock_timeout_s=0.2)
+    assert crash_faults.LockFault(tmp_path / "none.db", 0.0, 5.0).start().release() is None
+    assert not (tmp_path / "none.db").exists(), "no tracker yet: the fault creates none"
+    fault = crash_faults.LockFault(tracker.path, 0.1, 30.0).start()
+    assert fault.locked.wait(30), "the second process took the lock"
+    time.sleep(1.0)
+    with pytest.raises(TrackerLockedError, match="write lock"):
+        tracker.heartbeat("r", pid=1, host="h", at=1.0)
+    fault.release()  # the child ended: the lock goes with it, long before its 30 s
+    assert fault.taken is not None and 0.9 < fault.taken < 10 and fault.held_past_timeout() is (fault.taken > 2.0)
+    with pytest.raises(Exception, match="not found"):  # the write goes through to the tracker again
+        tracker.heartbeat("r", pid=1, host="h", at=1.0)
+    stopped = crash_faults.stopped_by_the_lock
+    assert stopped(fault, 2, "error: the write lock on x is held for over 2 s by process 7; wait")
+    assert not stopped(fault, 1, "Traceback ... write lock") and not stopped(None, 2, "the write lock")
 
 
 def test_kill_moments_are_seeded_and_uniform_over_the_run() -> None:
@@ -97,15 +140,18 @@ def test_the_phase_of_a_kill_is_read_from_the_rows_and_files_it_left(tmp_path: P
 
 
 @pytest.mark.slow
-def test_a_few_kills_each_resumed_leave_nothing_lost_nothing_running(tmp_path: Path) -> None:
-    section = crash.run(tmp_path / "crash", kills=3, jobs=1)
+def test_a_few_kills_and_held_locks_each_resumed_leave_nothing_lost_nothing_running(tmp_path: Path) -> None:
+    section = crash.run(tmp_path / "crash", kills=3, jobs=1, lock_share=1.0)  # every child meets a held lock
     figures = {f.name: f for f in section.figures}
     assert figures["SIGKILLs, each followed by a resume"].value == 3
     for name in ("integrity_check not ok after a kill", "COMPLETED trials lost or changed",
                  "kills after which a run or trial reads RUNNING", "bundle load failures",
-                 "resumes that failed unkilled", "completed runs failing the final checks"):
+                 "resumes that failed unkilled", "completed runs failing the final checks",
+                 "finished trainings lost or run again"):
         assert figures[name].value == 0 and figures[name].ok, (name, section.raw["failures"])
     assert figures["runs completed (after kills)"].value >= 1
+    assert figures["held tracker locks"].value >= 1, section.raw["counts"]
+    assert section.raw["counts"]["lock_faults_past_timeout"] >= 1, section.raw["counts"]
     assert sum(figures[f"kills landed in: {p}"].value for p in crash.PHASES) == 3
     assert section.raw["failures"] == [] and len(section.raw["kills"]) == 3
 
