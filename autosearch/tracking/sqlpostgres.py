@@ -15,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from autosearch.errors import TrackerError
+from autosearch.errors import TrackerError, TrackerLockedError
 from autosearch.tracking import liveness
 from autosearch.tracking.sql import SQLTracker, lock_timeout
 from autosearch.tracking.sqlschema import POSTGRESQL
@@ -100,7 +100,7 @@ class PostgreSQLTracker(SQLTracker):
         errors = self._psycopg.errors
         return isinstance(exc, (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure))
 
-    def _lock_error(self) -> TrackerError:
+    def _lock_error(self) -> TrackerLockedError:
         fix = "wait for it to finish or stop it, or raise AUTOSEARCH_LOCK_TIMEOUT (seconds)."
         try:
             holders = [r["who"] for r in self._conn.execute(
@@ -111,7 +111,7 @@ class PostgreSQLTracker(SQLTracker):
         except self._psycopg.Error:
             holders = []
         by = f" by {', '.join(sorted(holders))}" if holders else " by another session"
-        return TrackerError(f"a lock on {self.uri} is held for over {self.lock_timeout:g} s{by}; {fix}")
+        return TrackerLockedError(f"a lock on {self.uri} is held for over {self.lock_timeout:g} s{by}; {fix}")
 
     def _translate(self, exc: BaseException) -> BaseException | None:
         psycopg = self._psycopg
