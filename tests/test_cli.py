@@ -27,3 +27,9 @@ def test_help_and_validation_do_not_import_tensorflow() -> None:
                          capture_output=True, text=True)
     assert res.returncode == 0 and "--max-trials" in res.stdout
     assert "tensorflow" not in res.stderr
+
+
+def test_an_empty_leaderboard_advises_a_command_a_console_script_user_can_run(cli) -> None:
+    res = cli("leaderboard", timeout=120)
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1, res.err
+    assert "run a search first ('autosearch search --pipeline text')" in res.err and "make " not in res.err
