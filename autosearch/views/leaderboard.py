@@ -63,7 +63,8 @@ def resolve_runs(tracker: Tracker, run: str | None, all_runs: bool, task: str | 
     if task is not None:
         runs = [r for r in runs if r.task == task or r.pipeline == task]
     if not runs:
-        raise ViewError(f"no runs{f' for task {task!r}' if task else ''} in {tracker.uri}; run a search first ('autosearch search --pipeline text').")
+        raise ViewError(f"no runs{f' for task {task!r}' if task else ''} in {tracker.uri}; run a search first "
+                        "('autosearch search --pipeline text').")
     return runs if all_runs else runs[:1]
 
 
