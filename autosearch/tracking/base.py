@@ -26,7 +26,10 @@ class TrackerWriter(ABC):
     """Where a search reports runs, trials and epochs.
 
     Each call is atomic: a crash between two calls leaves a RUNNING trial or
-    run, never half a record.
+    run, never half a record. A write that waited longer than the lock timeout
+    (``AUTOSEARCH_LOCK_TIMEOUT``) for another writer raises ``TrackerLockedError``
+    and did not happen: making it again later is safe. A search does not lose
+    its trials to it: ``journal.JournalledWriter`` keeps them until the lock frees.
     """
 
     uri: str
