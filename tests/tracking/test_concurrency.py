@@ -14,7 +14,7 @@ from typing import Callable
 import pytest
 from trackerkit import RUN_ID, make_run, make_trial
 
-from autosearch.errors import TrackerError
+from autosearch.errors import TrackerError, TrackerLockedError
 from autosearch.tracking import RunStatus, TrialState, get_tracker
 from autosearch.tracking.liveness import this_host
 from autosearch.tracking.sqlite import SQLiteTracker
@@ -53,7 +53,7 @@ def test_a_sqlite_write_lock_held_past_the_deadline_fails_with_one_line_naming_t
         RUN_ID, pid=pid, host=this_host(), at=time.time()))
     try:
         t0 = time.monotonic()
-        with pytest.raises(TrackerError) as info:
+        with pytest.raises(TrackerLockedError) as info:  # the lock error, which the search journals
             tracker.log_trial(make_trial())
         waited = time.monotonic() - t0
     finally:
@@ -109,7 +109,7 @@ def test_a_postgresql_row_lock_held_past_the_deadline_fails_with_one_line_naming
     holder = hold(HOLD_PG_ROW, pg_uri, RUN_ID, "8")
     try:
         t0 = time.monotonic()
-        with pytest.raises(TrackerError) as info:
+        with pytest.raises(TrackerLockedError) as info:
             tracker.finish_run(RUN_ID, RunStatus.COMPLETED, ended_at=2000.0)
         waited = time.monotonic() - t0
     finally:
