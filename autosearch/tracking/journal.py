@@ -235,12 +235,9 @@ class JournalledWriter(TrackerWriter):
             f"are kept in {self.journal.path}: run 'autosearch resume {self.run_id}' once the lock frees.")
 
     def close(self) -> None:
-        """Stop writing the queue; what is left stays journalled for ``replay_journal``. The wrapped tracker
-        is its owner's to close."""
+        """Stop writing the queue (a write under way ends on its own: it is idempotent and in order); what
+        is left stays journalled for ``replay_journal``. The wrapped tracker is its owner's to close."""
         self._stop.set()
-        flusher = self._flusher
-        if flusher is not None and flusher is not threading.current_thread():
-            flusher.join(float(getattr(self.tracker, "lock_timeout", 60.0)) + 1.0)
 
     # -- the tracker contract ----------------------------------------------
     def log_trial(self, trial: TrialRecord) -> None:

@@ -80,10 +80,8 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
     """Score the baselines and search ``cfg``'s space, recording every trial of run ``run_id``.
 
     A trial still running when this raises is closed first (INTERRUPTED on
-    Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed. The trials' records go
-    through a ``JournalledWriter``: while another process holds the tracker's write lock they are kept in
-    the run directory's journal and the search goes on; they are all in the tracker before this returns,
-    else ``TrackerLockedError`` (``autosearch resume`` then writes them).
+    Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed. A held tracker lock costs
+    no trial: its records wait in the run's journal (``tracking.journal``), all written before this returns.
     """
     quiet_tensorflow()
     import autokeras as ak
@@ -131,8 +129,8 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
                              auto_model.tuner.get_best_pipeline())
     except BaseException as exc:
         hooks.abort_current(exc)
-        with contextlib.suppress(Exception):  # the search's own error is the one to report
-            journalled.settle()
+        with contextlib.suppress(Exception):  # the search's own error is the one to report, without delay
+            journalled.settle(timeout=5.0)
         journalled.close()  # what the lock still holds back stays journalled, for resume
         raise
 
