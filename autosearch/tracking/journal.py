@@ -18,6 +18,7 @@ cut short is a write that never returned, and is ignored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -207,7 +208,8 @@ class JournalledWriter(TrackerWriter):
                     self._failed, self._flusher = exc, None
                 return
             with self._mutex:
-                self.journal.mark(n)
+                with contextlib.suppress(OSError):  # a lost mark only replays an idempotent write
+                    self.journal.mark(n)
                 self._queue.pop(0)
             written += 1
         with self._mutex:

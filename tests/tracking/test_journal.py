@@ -56,6 +56,10 @@ def test_trial_writes_during_a_held_lock_are_journalled_without_failing_and_reco
             "log_trial", "log_epoch", "log_epoch", "log_epoch", "finish_trial"]
     finally:
         holder.release()
+    deadline = time.monotonic() + 30
+    while stored_states(tracker.path) != {TRIAL: "COMPLETED"}:  # written by then, without being asked
+        assert time.monotonic() < deadline, "the journal was not written when the lock freed"
+        time.sleep(0.05)
     writer.settle(timeout=30)
     trial = tracker.get_trial(TRIAL)
     assert trial.state is TrialState.COMPLETED and trial.objective == 0.7 and trial.best_epoch == 2
