@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from autosearch.cli import distributed, results, search
 from autosearch.cli.parsing import Parser, subcommand_factory
-from autosearch.errors import AutosearchError, Terminated
+from autosearch.errors import AutosearchError, Marked, Terminated
 
 MODULES = (search, distributed, results)  # the order of `autosearch --help`
 
@@ -45,10 +45,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt as exc:
-        resume = f" Continue with 'autosearch resume {args.run_id}'." if getattr(args, "run_id", None) else ""
-        print(f"\n{exc or 'interrupted (Ctrl-C)'}: the running trial and the run are marked INTERRUPTED.{resume}",
-              file=sys.stderr)
+        print(f"\n{interrupted(exc)}", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
+
+
+def interrupted(exc: KeyboardInterrupt) -> str:
+    """The last line of a command stopped by Ctrl-C or SIGTERM: what its search marked INTERRUPTED (``Marked``)
+    and the exact resume command, or, for a command that had no run (predict, export, report...), no claim."""
+    said = str(exc) or "interrupted (Ctrl-C)"
+    marked: Marked | None = getattr(exc, "marked", None)
+    if marked is None:
+        return f"{said}."
+    trials = marked.trials
+    what = ("" if trials is None else ", no trial was running" if not trials else
+            f", and so is its running trial {trials[0]}" if len(trials) == 1 else
+            f", and so are its running trials {', '.join(trials)}")
+    return (f"{said}: run {marked.run_id} is marked INTERRUPTED{what}. Continue it with "
+            f"'autosearch resume {marked.run_id}'.")
 
 
 if __name__ == "__main__":
