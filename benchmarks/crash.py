@@ -21,7 +21,7 @@ before the resume (``crash_checks``):
 After a run completes: its search trials all (2/2) COMPLETED, one COMPLETED row per KerasTuner trial, other
 rows only the ``<id>-aN`` attempts a resume writes (INTERRUPTED, or FAILED when closed after two kills), every
 training KerasTuner had finished at a stop recorded COMPLETED and never run again (no trial lost, held lock
-or not), the baselines scored once, the bundle loads and is the best trial's, and no ``.export.tmp-*`` is
+or not), nothing left unwritten in the run's tracker journal, the baselines scored once, the bundle loads and is the best trial's, and no ``.export.tmp-*`` is
 left.
 
 Bundles load in ONE long-lived checker child (``python -m benchmarks.crash_checker``) that imports
@@ -158,8 +158,8 @@ def figures(chains: Sequence[Matrix], kills: int, seed: int, minutes: float, loa
         figure("crash", "resumes that failed unkilled", c["resume_failures"] + c["search_failures"], "", "<= 0",
                "a child a held lock stopped (one line naming the lock) is a stop, not a failure"),
         figure("crash", "completed runs failing the final checks", c["final_check_failures"], "", "<= 0",
-               f"{MAX_TRIALS}/{MAX_TRIALS} COMPLETED, only -aN attempt rows, finished trainings kept, baselines "
-               "once, bundle loads, no .export.* left, report.html"),
+               f"{MAX_TRIALS}/{MAX_TRIALS} COMPLETED, only -aN attempt rows, finished trainings kept, nothing left "
+               "in the journal, baselines once, bundle loads, no .export.* left, report.html"),
         figure("crash", "held tracker locks", c["lock_faults"], "",
                note=f"BEGIN IMMEDIATE by another process, {c['lock_faults_past_timeout']} held past the children's "
                     f"AUTOSEARCH_LOCK_TIMEOUT={LOCK_TIMEOUT:g} s; {c['stops_under_lock']} children ended (killed or "

@@ -108,6 +108,11 @@ class Checks:
         lost = finished_trainings_lost(raw.trials_of(run_id, "search"), stops)
         self.counts["finished_trainings_lost"] += len(lost)
         problems += lost
+        from autosearch.tracking.journal import JOURNAL, Journal
+
+        if pending := Journal(self.home / "runs" / run_id / JOURNAL).pending():
+            self.counts["journal_left"] += 1
+            problems.append(f"{len(pending)} journalled tracker writes never written: {pending[:3]}")
         baselines = raw.trials_of(run_id, "baseline")
         if not calibration and len(baselines) != self.baselines_per_run:
             problems.append(f"{len(baselines)} baseline rows, not {self.baselines_per_run}")
