@@ -21,8 +21,8 @@ before the resume (``crash_checks``):
 After a run completes: its search trials all (2/2) COMPLETED, one COMPLETED row per KerasTuner trial, other
 rows only the ``<id>-aN`` attempts a resume writes (INTERRUPTED, or FAILED when closed after two kills), every
 training KerasTuner had finished at a stop recorded COMPLETED and never run again (no trial lost, held lock
-or not), nothing left unwritten in the run's tracker journal, the baselines scored once, the bundle loads and is the best trial's, and no ``.export.tmp-*`` is
-left.
+or not), nothing left unwritten in the run's tracker journal, the baselines scored once, the bundle loads
+and is the best trial's, and no ``.export.tmp-*`` is left.
 
 Bundles load in ONE long-lived checker child (``python -m benchmarks.crash_checker``) that imports
 TensorFlow once and answers one JSON line per request; this process never imports TensorFlow. Any failure
