@@ -209,6 +209,28 @@ def harden(oracle: Any, lost_after: float, on_lost: Callable[[str, str | None, s
 
 def chief_env(address: str, tuner_id: str) -> None:
     """The environment that switches KerasTuner to distributed mode in this process (chief iff the tuner id
-    contains ``chief``: KerasTuner's own test)."""
+    contains ``chief``: KerasTuner's own test). A chief's port is checked here, before TensorFlow loads and
+    the baselines train: a taken one fails at once with one line, not after a search nobody can join."""
     host, _, port = address.rpartition(":")
+    if "chief" in tuner_id:
+        check_port(host, int(port))
     os.environ.update(KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=port, KERASTUNER_TUNER_ID=tuner_id)
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ``DistributedError`` unless the chief can listen on ``host:port`` now. Binds as gRPC does
+    (``SO_REUSEADDR``: a port left in TIME_WAIT is free; another listener's port is not)."""
+    import socket
+
+    from autosearch.errors import DistributedError
+
+    where = f"the chief cannot listen on {host}:{port}"
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                              flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(sockaddr)
+    except OSError as exc:  # socket.gaierror included: a host this machine cannot resolve
+        reason = exc.strerror or str(exc)
+        raise DistributedError(f"{where}: {reason}; pass another --port (or a --host of this machine).") from None
