@@ -259,6 +259,7 @@ def test_a_chief_refuses_a_port_in_use_with_one_line_before_serving_anything(hom
     print(f"\nrefused in {took:.1f} s")
 
 
+@pytest.mark.slow  # a chief, three workers and two SIGKILLs: about a minute on 2 idle cores; make bench runs it
 def test_workers_joining_a_chief_on_a_given_host_and_port_with_their_own_run_dir_fail_a_trial_that_lost_two(
         tmp_path: Path, procs: list[Proc]) -> None:
     """The chief listens where --host/--port say and advertises this machine's name; the workers see the
