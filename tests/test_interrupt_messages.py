@@ -114,3 +114,18 @@ def test_ctrl_c_in_predict_claims_no_run_and_leaves_no_output(resumed, tmp_path:
     proc.send_signal(signal.SIGINT)
     assert last_line(proc) == (130, "interrupted (Ctrl-C).")
     assert not out.exists() and not list(tmp_path.glob(".out.csv.tmp-*"))
+
+
+def test_ctrl_c_in_export_claims_no_run_and_suggests_no_resume(resumed, tmp_path: Path) -> None:
+    home, _ = resumed
+    (run,) = SQLiteTracker(home / "tracker.db").list_runs()
+    out = tmp_path / "bundle"
+    proc = start(home, "export", run.run_id, "--out", str(out))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not list(tmp_path.glob(".bundle.tmp-*")):
+        time.sleep(0.05)
+    assert proc.poll() is None, "export ended before its bundle was begun"
+    proc.send_signal(signal.SIGINT)
+    assert last_line(proc) == (130, "interrupted (Ctrl-C).")
+    assert not out.exists() and not list(tmp_path.glob(".bundle.tmp-*"))
+    assert SQLiteTracker(home / "tracker.db").get_run(run.run_id).status is RunStatus.COMPLETED
