@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks.common import PYTHON
 
 LOCK_TIMEOUT = 2.0  # the children's AUTOSEARCH_LOCK_TIMEOUT, seconds
-LOCK_SHARE = 0.3  # of the searches and resumes that get a held lock
+LOCK_SHARE = 0.5  # of the searches and resumes that get a held lock
 HOLD = (2.0, 4.0)  # the lock is held this many times LOCK_TIMEOUT
 LOCK_STOP = "write lock"  # in the one line of a child that stopped because a write outlasted the lock wait
 
