@@ -30,6 +30,7 @@ from typing import Any, Mapping
 from autosearch.errors import TrackerLockedError, TrialFinishedError, UnknownTrialError
 from autosearch.tracking.base import Tracker, TrackerWriter
 from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialRecord, TrialState
+from autosearch.tracking.sql import lock_timeout
 
 JOURNAL = "tracker-journal.jsonl"
 RETRY_PAUSE = 0.5  # seconds between two tries of a locked tracker, on top of the tracker's own lock wait
@@ -219,7 +220,8 @@ class JournalledWriter(TrackerWriter):
         """Wait until every journalled write is in the tracker, up to ``timeout`` seconds (default: the
         tracker's lock wait, plus a second). Raises ``TrackerLockedError`` naming the journal and the fix
         when the lock outlasts it (the flusher stops; resume writes the rest), or the error a write met."""
-        wait = timeout if timeout is not None else float(getattr(self.tracker, "lock_timeout", 60.0)) + 1.0
+        wait = timeout if timeout is not None else float(getattr(self.tracker, "lock_timeout", None)
+                                                         or lock_timeout()) + 1.0  # a composite has none
         deadline = time.monotonic() + wait
         while True:
             with self._mutex:
