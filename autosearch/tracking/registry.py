@@ -40,7 +40,7 @@ def _check_sqlite(rest: str) -> None:
     path, sep, query = (rest[1:] if rest.startswith("/") else rest).partition("?")
     if sep:
         names = ", ".join(name for name, _ in parse_qsl(query, keep_blank_values=True)) or query
-        raise TrackerError(f"tracker URI 'sqlite:///{rest.lstrip('/')}' has options ({names}); sqlite:// takes "
+        raise TrackerError(f"tracker URI 'sqlite://{rest}' has options ({names}); sqlite:// takes "
                            f"none: give the path alone, e.g. sqlite:///{path or 'artifacts/tracker.db'}.")
     if not path:
         raise TrackerError("tracker URI 'sqlite:///' names no file; use sqlite:///path/to/tracker.db.")
