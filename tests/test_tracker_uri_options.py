@@ -1,0 +1,48 @@
+"""Tracker URI options: the known ones parse, anything else is refused before a file or a connection exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autosearch.errors import TrackerError
+from autosearch.tracking.registry import check_uri, clearml_options, get_tracker
+
+
+@pytest.mark.parametrize("rest, expected", [
+    ("p", {"project": "p", "offline": False, "timeout": 3.0, "trial_tasks": False}),
+    ("p?timeout=0.5&offline=yes", {"project": "p", "offline": True, "timeout": 0.5, "trial_tasks": False}),
+    ("?trial_tasks=1&offline=0&timeout=10", {"project": None, "offline": False, "timeout": 10.0, "trial_tasks": True}),
+])
+def test_the_known_clearml_options_parse(rest: str, expected: dict) -> None:
+    assert clearml_options(rest) == expected
+
+
+@pytest.mark.parametrize("query, words", [
+    ("timeout=0", "timeout=0 is not a positive number"), ("timeout=-1", "timeout=-1 is not a positive number"),
+    ("timeout=nan", "timeout=nan is not a positive number"), ("timeout=inf", "timeout=inf is not a positive number"),
+    ("timeout=", "timeout= is not a positive number"), ("offline", "offline= must be 1 or 0"),
+    ("Timeout=5", "unknown option 'Timeout'; the options are offline (1 or 0), timeout"),
+])
+def test_a_bad_clearml_option_is_refused_naming_it(query: str, words: str) -> None:
+    with pytest.raises(TrackerError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        clearml_options(f"p?{query}")
+
+
+def test_a_refused_sqlite_uri_creates_no_file(tmp_path: Path) -> None:
+    with pytest.raises(TrackerError, match="has options"):
+        get_tracker(f"sqlite:///{tmp_path}/t.db?mode=ro")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_environment_s_uri_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOSEARCH_TRACKING_URI", "clearml://p?bogus=1")
+    with pytest.raises(TrackerError, match="unknown option 'bogus'"):
+        check_uri(None)
+
+
+def test_a_postgresql_password_never_shows_in_the_refusal() -> None:
+    with pytest.raises(TrackerError) as info:
+        check_uri("postgresql://me:s3cret@127.0.0.1:1/db?password=s3cret&bogus=1")
+    assert "s3cret" not in str(info.value) and "unknown option 'bogus'" in str(info.value)
