@@ -1,10 +1,11 @@
-"""Small file helpers shared by data, export and views: digests, atomic writes, flat mappings."""
+"""Small file helpers shared by data, export and views: digests, atomic writes, file kinds, flat mappings."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,6 +16,26 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file ("a named pipe (FIFO)", "a character device", "a folder",
+    ...), found without opening it: reading a FIFO without a writer waits forever, ``/dev/zero`` never ends.
+    ``None`` for a regular file (or a link to one) and for a path that does not exist."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), None if stat.S_ISREG(mode) else "a special file")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -13,7 +13,7 @@ from conftest import PIPELINES, ROOT
 
 from autosearch.config import load_pipeline
 from autosearch.data import fingerprint, load_dataset, split_dataset
-from autosearch.data.csvfile import read_csv_file
+from autosearch.data.csvfile import iter_csv_file, read_csv_file
 from autosearch.errors import DataError
 
 
@@ -207,6 +207,57 @@ def test_compressed_csv_files_are_read(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"data{suffix}"
     reviews().to_csv(path, index=False)  # pandas compresses by suffix
     assert read_csv_file(path).shape == (60, 2)
+
+
+def test_predict_reads_a_file_in_chunks_as_training_reads_it_whole(tmp_path: Path) -> None:
+    """One reader: the chunks predict reads are the rows training reads, indexed by data row."""
+    path = tmp_path / "data.csv.gz"
+    reviews(1000).assign(review=lambda f: "«" + f.review + "», " + f.label).to_csv(path, sep=";", index=False,
+                                                                                 encoding="utf-8-sig")
+    whole = read_csv_file(path)
+    chunks = list(iter_csv_file(path, chunk_rows=300))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100] and [c.index[0] for c in chunks] == [0, 300, 600, 900]
+    pd.testing.assert_frame_equal(pd.concat(chunks), whole)
+    assert whole.attrs == chunks[-1].attrs == {"delimiter": ";", "encoding": "utf-8"}
+
+
+def test_a_large_file_is_read_in_chunks_with_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.csv"
+    with path.open("w") as fh:
+        fh.write("text,label\n")
+        fh.writelines(f"a review of film number {i} that goes on for a while,{'pos' if i % 2 else 'neg'}\n"
+                      for i in range(300_000))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        rows = sum(len(chunk) for chunk in iter_csv_file(path, chunk_rows=2000))
+        chunked = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows == 300_000 and size > 15e6
+    assert chunked < size / 10, f"peak {chunked / 1e6:.1f} MB reading a {size / 1e6:.1f} MB file in chunks"
+
+
+def test_an_undecodable_byte_far_into_a_file_is_named_with_its_line_and_offset(tmp_path: Path) -> None:
+    """The file is decoded a block at a time: positions still count from the start of the file, and a
+    character cut by a block's end decodes whole."""
+    body = "review,label\n" + "".join(f"film {i} é,pos\n" for i in range(20_000))
+    path = tmp_path / "data.csv"
+    path.write_bytes(body.encode() + b"caf\xe9,neg\n")
+    with pytest.raises(DataError, match=rf"byte 0xe9 on line 20002 \(file offset {len(body.encode()) + 3}\)"):
+        read_csv_file(path)
+    path.write_bytes(body.encode())
+    assert read_csv_file(path)["review"].str.endswith("é").all()
+
+
+def test_a_column_of_categories_with_some_numbers_stays_categorical(tmp_path: Path) -> None:
+    """Only a few stray texts among numbers are refused; a column of codes, some of them numeric, is a category."""
+    frame = pd.DataFrame({"code": ["A1", "12", "B7", "30"] * 15, "label": ["yes", "no"] * 30})
+    path = write_csv(tmp_path, frame)
+    ds = load_dataset(cfg("structured", **{"data.dataset": str(path)}))
+    assert not pd.api.types.is_numeric_dtype(ds.x["code"]) and len(ds) == len(frame)
 
 
 # -- missing values in tables -------------------------------------------------------

@@ -16,9 +16,9 @@ import pandas as pd
 
 from autosearch.config import PipelineConfig
 from autosearch.data import embedded
-from autosearch.data.convert import IMAGE_SUFFIXES, image_files, load_image, texts_to_array
+from autosearch.data.convert import IMAGE_SUFFIXES, image_files, load_image, texts_to_array, to_numbers
 from autosearch.data.csvfile import delimiter_hint, read_csv_file
-from autosearch.data.impute import check_features
+from autosearch.data.impute import check_features, is_numeric
 from autosearch.errors import DataError
 from autosearch.fileio import sha256_file
 
@@ -164,6 +164,7 @@ def _load_structured_frame(cfg: PipelineConfig, name: str, frame: pd.DataFrame, 
         raise DataError(f"{name}: no feature columns: the only column is the label column '{label_col}'; "
                         f"add feature columns to the file.{delimiter_hint(frame)}")
     x = frame[features].reset_index(drop=True)
+    _refuse_stray_texts(x, name)
     check_features(x, name)
     labels = frame[label_col].reset_index(drop=True)
     if cfg.problem == "regression":
@@ -171,6 +172,18 @@ def _load_structured_frame(cfg: PipelineConfig, name: str, frame: pd.DataFrame, 
                        tuple(map(str, features)), source)
     y, classes = _encode_labels(labels, name, f"label column '{label_col}'")
     return Dataset(name, "structured", "classification", x, y, classes, tuple(map(str, features)), source)
+
+
+def _refuse_stray_texts(x: pd.DataFrame, name: str) -> None:
+    """A column of numbers with a few cells that hold none ('abc', '?': at most 1 in 20 of its filled cells)
+    is refused naming them, rather than silently read as a column of categories."""
+    for column in x.columns:
+        if is_numeric(x[column]) or pd.api.types.is_bool_dtype(x[column]):
+            continue
+        values = x[column].dropna()
+        bad = int(pd.to_numeric(values, errors="coerce").isna().sum())
+        if 0 < bad <= max(1, len(values) // 20) and bad < len(values) - bad:
+            to_numbers(x[column], name)  # raises, naming the cells
 
 
 def _load_image_folder(cfg: PipelineConfig, root: Path) -> Dataset:

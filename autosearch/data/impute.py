@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autosearch.data.convert import check_finite
 from autosearch.errors import DataError
 
 STRATEGY = "numeric: training-split median; categorical: training-split most frequent value"
@@ -68,13 +69,4 @@ def check_features(x: pd.DataFrame, name: str) -> None:
             f"{name}: feature column(s) {empty} are empty in every row; remove them from the file, or list the "
             "other columns with --feature-columns."
         )
-    for column in x.columns:
-        if is_numeric(x[column]):
-            inf = np.isinf(x[column].to_numpy(dtype="float64"))
-            if inf.any():
-                rows = (np.flatnonzero(inf)[:5] + 1).tolist()
-                raise DataError(
-                    f"{name}: feature column '{column}' holds {int(inf.sum())} infinite "
-                    f"value{'' if inf.sum() == 1 else 's'} (data rows "
-                    f"{rows}); replace them with numbers, or leave the cells empty to have them filled."
-                )
+    check_finite(x, [c for c in x.columns if is_numeric(x[c])], name)
