@@ -4,7 +4,11 @@ A bundle answers on raw inputs in another process: AutoKeras 3 tokenizes text
 and encodes labels *outside* the Keras model, so the fitted AutoKeras pipeline
 travels with the model. The bundle is assembled in a temporary directory,
 reloaded and checked against the in-memory model, and only then renamed into
-place: an interrupted or failed export leaves no half bundle.
+place: an interrupted or failed export leaves no half bundle, and the old one as it was.
+
+A bundle replaces only an empty folder or a bundle of autosearch's whose folder holds nothing but the
+files its manifest lists: a folder with a manifest.json of its own, or a bundle folder to which the user
+added a file, is refused naming it (``check_replaceable``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from autosearch.export.format import (
     MANIFEST,
     PREPROCESSING,
     TOLERANCE,
+    bundle_files,
     file_digests,
 )
 from autosearch.export.outputs import model_outputs
@@ -35,6 +40,22 @@ def _model_input_spec(model: Any) -> dict[str, Any]:
     """dtype and shape of the model's (first) input, and of each input of a several-input model."""
     specs = [{"dtype": str(i.dtype), "shape": [None if d is None else int(d) for d in i.shape]} for i in model.inputs]
     return {**specs[0], "inputs": specs}
+
+
+def _save_model(model: Any, folder: Path, force_h5: bool) -> str | None:
+    """The model as .keras and SavedModel, or .keras and H5 when the SavedModel fails (or ``force_h5``);
+    returns why H5 was written, ``None`` when it was not."""
+    model.save(folder / FORMAT_FILES["keras"])
+    fallback_reason = "forced (--h5)" if force_h5 else None
+    if not force_h5:
+        try:
+            model.export(str(folder / FORMAT_FILES["saved_model"]), format="tf_saved_model", verbose=False)
+        except Exception as exc:  # noqa: BLE001 - any failure means: fall back to H5
+            shutil.rmtree(folder / FORMAT_FILES["saved_model"], ignore_errors=True)
+            fallback_reason = f"{type(exc).__name__}: {exc}".strip()[:500]
+    if fallback_reason:
+        model.save(folder / FORMAT_FILES["h5"])
+    return fallback_reason
 
 
 def write_bundle(
@@ -62,16 +83,7 @@ def write_bundle(
     tmp.mkdir()
     try:
         expected = model_outputs(model, pipeline, manifest, check_inputs)
-        model.save(tmp / FORMAT_FILES["keras"])
-        fallback_reason = "forced (--h5)" if force_h5 else None
-        if not force_h5:
-            try:
-                model.export(str(tmp / FORMAT_FILES["saved_model"]), format="tf_saved_model", verbose=False)
-            except Exception as exc:  # noqa: BLE001 - any failure means: fall back to H5
-                shutil.rmtree(tmp / FORMAT_FILES["saved_model"], ignore_errors=True)
-                fallback_reason = f"{type(exc).__name__}: {exc}".strip()[:500]
-        if fallback_reason:
-            model.save(tmp / FORMAT_FILES["h5"])
+        fallback_reason = _save_model(model, tmp, force_h5)
         pipeline.save(str(tmp / PREPROCESSING))
         formats = {f: name for f, name in FORMAT_FILES.items() if (tmp / name).exists()}
         full = {
@@ -105,17 +117,49 @@ def write_bundle(
     return out
 
 
-def check_replaceable(out: Path) -> None:
-    """A bundle may replace an earlier bundle or an empty folder, never anything else: export writes only
-    what it owns. Raises ``ExportError`` naming what is there."""
+def check_replaceable(out: Path, shown: Path | None = None) -> None:
+    """A bundle may replace an empty folder or an autosearch bundle holding only the files its manifest
+    lists, never anything else: export deletes only what it wrote. ``ExportError`` naming what is there
+    (``shown``: the name to give ``out`` in the message)."""
+    shown = shown or out
+    if out.is_symlink():
+        raise ExportError(f"{shown} is a symbolic link (to {os.readlink(out)}); give --out the folder itself.")
     if out.exists() and not out.is_dir():
-        raise ExportError(f"{out} is a file, not a bundle folder; give --out a new or empty directory.")
-    if out.is_dir() and not (out / MANIFEST).is_file():
-        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
-        if entries:
-            shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-            raise ExportError(f"{out} is not empty and not an autosearch bundle (it holds {shown}); nothing was "
-                              "written. Give --out a new or empty directory.")
+        raise ExportError(f"{shown} is a file, not a bundle folder; give --out a new or empty directory.")
+    if not out.is_dir():
+        return
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+    if not entries:
+        return
+    shown_entries = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    if MANIFEST not in entries:
+        raise ExportError(f"{shown} is not empty and not an autosearch bundle (it holds {shown_entries}); nothing "
+                          "was written. Give --out a new or empty directory.")
+    owned = bundle_files(out)
+    if owned is None:
+        raise ExportError(f"{shown}/{MANIFEST} is not an autosearch bundle manifest, so {shown} is a folder of "
+                          f"yours (it holds {shown_entries}); nothing was written. Give --out a new or empty "
+                          "directory.")
+    extra = _first_unlisted(out, *owned)
+    if extra is not None:
+        raise ExportError(f"{shown} is an autosearch bundle, but the bundle holds {extra}, which is not one of the "
+                          "files its manifest lists; nothing was written. Move it out of the folder, or give "
+                          "--out another directory.")
+
+
+def _first_unlisted(out: Path, files: set[str], format_dirs: set[str]) -> str | None:
+    """The first path under ``out`` that is not the bundle's: a file its manifest does not list, or an empty
+    folder outside the model formats' folders (SavedModel's empty assets/ is the bundle's)."""
+    parents = {str(parent) for rel in files for parent in Path(rel).parents}
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        if path.is_dir() and not path.is_symlink():
+            if str(rel) in parents or rel.parts[0] in format_dirs or any(path.iterdir()):
+                continue  # a folder of the bundle, or one whose files are named below
+            return f"{rel}/"
+        if str(rel) not in files:
+            return str(rel)
+    return None
 
 
 def _owner() -> str:
@@ -154,10 +198,14 @@ def clear_leftovers(out: Path) -> None:
 def _replace_dir(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst``; an existing ``dst`` is swapped out first, then deleted."""
     old = None
-    if dst.exists():
-        check_replaceable(dst)  # again: something may have appeared while the bundle was verified
+    if dst.exists() or dst.is_symlink():
         old = dst.parent / f".{dst.name}.old-{_owner()}"
         dst.rename(old)
+        try:  # again, once swapped out: something may have appeared while the bundle was verified
+            check_replaceable(old, shown=dst)
+        except ExportError:
+            old.rename(dst)
+            raise
     try:
         src.rename(dst)
     except OSError:

@@ -14,7 +14,32 @@ MANIFEST = "manifest.json"
 PREPROCESSING = "preprocessing.json"
 FORMAT_FILES = {"keras": "model.keras", "saved_model": "saved_model", "h5": "model.h5"}
 TOLERANCE = 1e-5  # largest difference a reloaded bundle may show against the in-memory model
+_LARGEST_MANIFEST = 16 << 20
 
+
+def bundle_files(folder: Path) -> tuple[set[str], set[str]] | None:
+    """What the autosearch bundle in ``folder`` consists of: (its manifest and every file the manifest lists,
+    the folders of its model formats), relative paths; ``None`` when ``folder`` holds no ``manifest.json``
+    or one that is not an autosearch bundle manifest (not JSON, no format version, no file list)."""
+    path = Path(folder) / MANIFEST
+    try:  # not a FIFO (it would never answer), nor a file far larger than any manifest
+        if not path.is_file() or path.stat().st_size > _LARGEST_MANIFEST:
+            return None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    files, formats = manifest.get("files"), manifest.get("formats")
+    if not (isinstance(manifest.get("format_version"), int) and isinstance(files, dict) and files
+            and isinstance(formats, dict) and all(isinstance(k, str) for k in files)):
+        return None
+    return {MANIFEST, *files}, {str(name) for name in formats.values()}
+
+
+def is_bundle(folder: Path) -> bool:
+    """Whether ``folder`` holds an autosearch bundle (judged by its manifest alone)."""
+    return bundle_files(folder) is not None
 
 
 def file_digests(root: Path) -> dict[str, str]:

@@ -56,6 +56,14 @@ def export_run(
         raise ExportError(f"trial {trial_id} is a {trial.kind.value} trial; export takes search trials{hint}.")
     if trial.state is not TrialState.COMPLETED:
         raise ExportError(f"trial {trial_id} is {trial.state.value}; only completed trials have a model to export.")
+    run_dir, keras_id = run.run_dir, trial.keras_trial_id
+    out = Path(out) if out else run_dir / ("export" if trial_id == run.best_trial_id else f"exports/{keras_id}")
+    check_replaceable(out)  # the default folder too, before minutes of loading
+    checkpoint = checkpoint_path(run_dir, keras_id)
+    if not checkpoint.is_file():
+        raise ExportError(f"trial {trial_id} has no checkpoint at {checkpoint} (only the best trial's is kept "
+                          "unless search.checkpoints = \"all\", and 'autosearch gc' removes them); reproduce it "
+                          "with 'autosearch reproduce TRIAL --export' instead.")
     cfg = config_from_run(run.config, run.run_id)
     split = prepare_data(cfg)
     if split.fingerprint != run.fingerprint:
@@ -63,16 +71,7 @@ def export_run(
             f"the data of run {run.run_id} changed since the search (fingerprint {split.fingerprint[:12]}… != "
             f"{str(run.fingerprint)[:12]}…); restore it to export this run."
         )
-    run_dir = run.run_dir
-    keras_id = trial.keras_trial_id
-    checkpoint = checkpoint_path(run_dir, keras_id)
-    if not checkpoint.is_file():
-        raise ExportError(f"trial {trial_id} has no checkpoint at {checkpoint} (only the best trial's is kept "
-                          "unless search.checkpoints = \"all\", and 'autosearch gc' removes them); reproduce it "
-                          "with 'autosearch reproduce TRIAL --export' instead.")
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
     manifest = bundle_manifest(cfg, split, run.run_id, trial_id, trial.objective)
     manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
-    best = trial_id == run.best_trial_id
-    out = Path(out) if out else run_dir / ("export" if best else f"exports/{keras_id}")
     return write_bundle(model, pipeline, out, manifest, split.raw_x("validation"), force_h5=force_h5)
