@@ -171,12 +171,11 @@ def test_a_failed_export_leaves_no_half_bundle_and_keeps_the_old_one(text_run, t
     _, result, _ = text_run
     predictor = autosearch.load(result.bundle)
     out = tmp_path / "bundle"
-    out.mkdir()
-    (out / "manifest.json").write_text('{"note": "a previous bundle"}')
+    shutil.copytree(result.bundle, out)  # a previous bundle: export may replace it, and must keep it on failure
+    before = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     with pytest.raises(InputError, match="empty"):
         write_bundle(predictor._model, predictor._pipeline, out, predictor.manifest, check_inputs=[])
-    assert (out / "manifest.json").read_text() == '{"note": "a previous bundle"}'
-    assert [p.name for p in out.iterdir()] == ["manifest.json"]
+    assert {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
 
 
@@ -239,6 +238,11 @@ def _csv(tmp_path: Path, frame: pd.DataFrame) -> str:
     return str(tmp_path / "in.csv")
 
 
+def _raw(tmp_path: Path, text: str) -> str:
+    (tmp_path / "in.csv").write_text(text)
+    return str(tmp_path / "in.csv")
+
+
 BAD_PREDICT = {
     "missing bundle": (lambda b, t: [str(t / "nope"), "--input", _csv(t, pd.DataFrame({"text": ["x"]}))],
                        ["bundle", "not found", "autosearch export"]),
@@ -247,9 +251,14 @@ BAD_PREDICT = {
                      ["format 99 is newer", "upgrade autosearch"]),
     "missing columns": (lambda b, t: [str(b["table"]), "--input", _csv(t, pd.DataFrame({"mean radius": [1.0]}))],
                         ["missing column(s)", "mean texture"]),
-    "empty input": (lambda b, t: [str(b["text"]), "--input", _csv(t, pd.DataFrame({"text": []}))], ["empty"]),
+    "empty input": (lambda b, t: [str(b["text"]), "--input", _csv(t, pd.DataFrame({"text": []}))],
+                    ["has a header (text) but no data rows"]),
     "wrong text column": (lambda b, t: [str(b["text"]), "--input", _csv(t, pd.DataFrame({"a": ["x"], "b": ["y"]}))],
                           ["no text column 'text'", "a, b"]),
+    # the text: an unquoted comma gave the row a second field, once read as the row's index
+    "text with an unquoted comma": (lambda b, t: [str(b["text"]), "--input", _raw(t, "text\nWIN a FREE prize now, "
+                                    "text CLAIM to 80086\nsee you at lunch tomorrow?\n")],
+                                    ["in.csv: line 2 has more fields than the header's 1 column", "quote a text"]),
 }
 
 

@@ -22,7 +22,7 @@ def register(sub: SubCommand) -> None:
     p = sub("predict", "predict raw inputs with an exported bundle", cmd_predict, tracker=False)
     p.add_argument("bundle", type=Path)
     p.add_argument("--input", required=True, help="CSV file (text or tables), or image file(s)/folder")
-    p.add_argument("--output", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--output", required=True, help="CSV file to write (not the input, not in a bundle folder)")
     p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
     p.add_argument("--batch-rows", type=positive, default=10_000, help="rows read and predicted at a time")
 

@@ -9,7 +9,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from autosearch.data.convert import fill_missing, image_files, load_image, split_inputs, table_to_array, texts_to_array
+from autosearch.data.convert import (
+    check_finite,
+    fill_missing,
+    image_files,
+    load_image,
+    split_inputs,
+    table_to_array,
+    texts_to_array,
+    to_numbers,
+)
+from autosearch.data.impute import is_numeric
 from autosearch.errors import InputError
 
 
@@ -31,7 +41,7 @@ def to_raw_array(kind: str, manifest: Mapping[str, Any], raw: Any) -> Any:
     schema = manifest.get("input", {})
     if isinstance(raw, (str, Path)) and str(raw).lower().endswith(".csv"):
         path = Path(raw)
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"input file '{path}' not found.")
         from autosearch.data.csvfile import read_csv_file
 
@@ -83,30 +93,25 @@ def to_raw_array(kind: str, manifest: Mapping[str, Any], raw: Any) -> Any:
 
 def _table(schema: Mapping[str, Any], raw: Any) -> np.ndarray:
     """Rows (DataFrame, dicts) in the training column order, gaps filled as in training, numeric columns
-    numeric."""
+    numeric: a cell that holds no number, or an infinite one, is refused as training refuses it. A frame's
+    ``attrs`` may name its ``source`` file and ``first_row`` (predict reads a file in chunks)."""
     if isinstance(raw, Mapping):
         raw = [raw]
     frame = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw))
+    where, first_row = str(frame.attrs.get("source", "input")), int(frame.attrs.get("first_row", 0))
     columns = schema.get("columns", [])
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(f"input is missing column(s) {missing}; the model needs: {', '.join(columns)}.")
+        raise InputError(f"{where} is missing column(s) {missing}; the model needs: {', '.join(columns)}.")
     if len(frame) == 0:
-        raise InputError("input is empty; give at least one row.")
+        raise InputError(f"{where} is empty; give at least one row.")
     frame = fill_missing(frame[columns], schema.get("fill"))
     dtypes = schema.get("dtypes", {})
     numeric = [c for c in columns if dtypes.get(c, "").startswith(("int", "uint", "float"))]
-    converted = {}
-    for c in numeric:
-        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
-            values = pd.to_numeric(frame[c], errors="coerce")
-            bad = values.isna() & frame[c].notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-                raise InputError(f"input column '{c}' must be numeric: row {row} holds {frame[c][bad].iloc[0]!r}; "
-                                 "give a number or leave the cell empty.")
-            converted[c] = values
+    converted = {c: to_numbers(frame[c].reset_index(drop=True), where, InputError, first_row).to_numpy()
+                 for c in numeric if not is_numeric(frame[c])}
     frame = frame.assign(**converted) if converted else frame
+    check_finite(frame, numeric, where, InputError, first_row)
     layout = schema.get("layout")  # a several-input graph: one array per input
     return split_inputs(frame, layout) if layout else table_to_array(frame)
 

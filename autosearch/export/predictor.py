@@ -142,20 +142,3 @@ def _import_user_code(path: Path, modules: Iterable[str]) -> None:
         except ImportError as exc:
             raise BundleError(f"{path}: the model needs module '{module}' (its search space's code) and it cannot "
                               f"be imported ({exc}); pip install its package or add its folder to PYTHONPATH.") from None
-
-
-def iter_csv(path: Path, chunk_rows: int) -> Iterable[pd.DataFrame]:
-    """A CSV (or TSV, semicolon, pipe: detected) in chunks of ``chunk_rows`` rows, UTF-8 with or without BOM."""
-    from autosearch.data.csvfile import detect_delimiter
-
-    try:
-        with Path(path).open(encoding="utf-8-sig") as fh:
-            sep = detect_delimiter(fh.read(1 << 16))
-        yield from pd.read_csv(path, chunksize=chunk_rows, sep=sep, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path} is empty; give a CSV with a header row and at least one row.") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-                         "convert it with iconv -t utf-8.") from None
-
-
