@@ -302,5 +302,5 @@ def test_workers_joining_a_chief_on_a_given_host_and_port_with_their_own_run_dir
     assert all(rows[i].state.is_finished() and "lost" in rows[i].error for i in ("0", "0-a2"))
     assert rows["1"].state is TrialState.COMPLETED
     assert run.status is RunStatus.COMPLETED and run.best_trial_id == f"{run_id}/1"
-    assert (run.bundle / "manifest.json").is_file()
+    assert (home / run.summary["bundle"] / "manifest.json").is_file()  # recorded relative to the home
     assert not elsewhere.exists(), "the workers wrote only through --run-dir"
