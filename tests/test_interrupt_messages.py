@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -129,3 +130,25 @@ def test_ctrl_c_in_export_claims_no_run_and_suggests_no_resume(resumed, tmp_path
     assert last_line(proc) == (130, "interrupted (Ctrl-C).")
     assert not out.exists() and not list(tmp_path.glob(".bundle.tmp-*"))
     assert SQLiteTracker(home / "tracker.db").get_run(run.run_id).status is RunStatus.COMPLETED
+
+
+def test_ctrl_c_before_the_run_is_recorded_claims_nothing_and_leaves_no_run_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    SQLiteTracker(home / "tracker.db")  # its tables, then a write lock held here: the search waits to record its run
+    holder = sqlite3.connect(home / "tracker.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    proc = subprocess.Popen([sys.executable, "-m", "autosearch", *SEARCH], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**env(home), "AUTOSEARCH_LOCK_TIMEOUT": "5"})
+    try:
+        assert proc.stdout.readline().startswith("structured: ")  # printed once the tracker is open, before the run
+        time.sleep(1.0)  # into start_run's wait for the lock
+        proc.send_signal(signal.SIGINT)
+        assert last_line(proc) == (130, "interrupted (Ctrl-C).")
+    finally:
+        holder.rollback()
+        holder.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert SQLiteTracker(home / "tracker.db").list_runs() == []
+    assert list((home / "runs").glob("*")) == []  # no folder of a run that was never recorded

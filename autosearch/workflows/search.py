@@ -8,6 +8,7 @@ bad input leaves no trace.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import sys
 import time
@@ -62,13 +63,19 @@ def run_search(
     run_id = new_run_id()
     run_dir = (Path(home) / "runs" / run_id).resolve()
     run_dir.mkdir(parents=True)
-    tracker.start_run(RunInfo(
-        run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
-        started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
-        environment=environment(), summary={"run_dir": stored_path(run_dir), "fitted": fitted,
-                                            **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {}),
-                                            **({"distributed": chief.record} if chief else {})},
-    ))
+    try:
+        tracker.start_run(RunInfo(
+            run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
+            started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
+            environment=environment(), summary={
+                "run_dir": stored_path(run_dir), "fitted": fitted,
+                **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {}),
+                **({"distributed": chief.record} if chief else {})},
+        ))
+    except BaseException:  # not recorded (a held lock, Ctrl-C while waiting for it): no folder of no run is left
+        with contextlib.suppress(OSError):  # only while empty, as made just above
+            run_dir.rmdir()
+        raise
     if chief:
         chief.announce(run_id)
     return _search(cfg, tracker, run_id, run_dir, split, progress or SilentProgress(), export, None, chief)
