@@ -225,6 +225,15 @@ def test_image_bundle_predicts_image_files_and_a_folder(image_bundle, cli, tmp_p
     assert len(out) == 40 and (out["prediction"] == out["path"].str.split("/").str[-2]).mean() > 0.9
 
 
+def test_predict_refuses_to_write_over_an_image_it_reads(image_bundle, cli) -> None:
+    bundle, root = image_bundle
+    target = root / "bright" / "0.png"
+    before = target.read_bytes()
+    res = cli("predict", str(bundle), "--input", str(root), "--output", str(target))
+    assert res.code == 2 and "0.png is an image in the input folder" in res.err, res.err[-2000:]
+    assert len(res.err.strip().splitlines()) == 1 and target.read_bytes() == before
+
+
 def _newer(bundle: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "newer"
     shutil.copytree(bundle, copy)

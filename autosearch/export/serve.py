@@ -53,11 +53,13 @@ def check_output(output: str | Path, source: Path) -> Path:
                          f"{path / 'predictions.csv'}.")
     if kind is not None:
         raise InputError(f"--output {shown} is {kind}, not a file predict can replace; give the path of a CSV file.")
-    resolved = path.resolve()
-    if _same_file(path, source) or (source.is_dir() and resolved.is_relative_to(source.resolve())
-                                    and resolved.suffix.lower() in IMAGE_SUFFIXES):
-        raise InputError(f"--output {shown} is the input file (or one of the input's images); predict would "
-                         f"replace what it reads; give another path, e.g. {path.with_name(path.stem + '.predictions.csv')}.")
+    resolved, other = path.resolve(), path.with_name(path.stem + ".predictions.csv")
+    if _same_file(path, source):
+        raise InputError(f"--output {shown} is the input file; predict would replace what it reads; give another "
+                         f"path, e.g. {other}.")
+    if source.is_dir() and resolved.is_relative_to(source.resolve()) and resolved.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError(f"--output {shown} is an image in the input folder {source}; predict would replace what "
+                         f"it reads; give another path, e.g. {other}.")
     bundle = next((folder for folder in resolved.parents if is_bundle(folder)), None)
     if bundle is not None:
         raise InputError(f"--output {shown} lies inside the bundle {bundle}; a file written there would break "
