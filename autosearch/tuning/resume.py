@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -269,6 +270,44 @@ def resume_oracle(oracle: Any, project: Path, abandon: frozenset[str] = frozense
     report["dense_ids"] = ids == list(range(len(ids)))  # the next id, len(trials), is then new
     oracle.save()
     return report
+
+
+# ---------------------------------------------------------------- the tracker, agreeing with KerasTuner
+
+def record_finished_trainings(tracker: Any, run_id: str, project: Path, objective: str, direction: str) -> list[str]:
+    """Record COMPLETED the trials whose ``trial.json`` says KerasTuner finished them but whose tracker row is
+    still stored RUNNING: the process died between KerasTuner's end of the trial and the tracker's (its
+    epochs, written before, are all there). Objective and best epoch come from those epochs, as the hooks
+    compute them. Call before ``restart_run``, which would close them INTERRUPTED while KerasTuner, which
+    never re-runs a finished trial, counts them done. Returns the tracker ids recorded."""
+    from autosearch.errors import TrialFinishedError
+    from autosearch.tracking import TrialKind, TrialState
+
+    finished = set()
+    for path in project.glob("trial_*/trial.json"):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if json.loads(path.read_text()).get("status") == "COMPLETED":
+                finished.add(path.parent.name[len("trial_"):])
+    latest = {t.keras_trial_id: t for t in tracker.list_trials(run_id, with_epochs=True) if t.kind is TrialKind.SEARCH}
+    recorded = []
+    for keras_id in sorted(finished & latest.keys()):
+        trial = latest[keras_id]  # the last attempt: only it can still be stored RUNNING
+        scores = [(e.epoch, e.metrics.get(objective)) for e in trial.epochs]
+        scores = [(epoch, v) for epoch, v in scores if isinstance(v, (int, float)) and math.isfinite(v)]
+        if trial.state is TrialState.COMPLETED or not scores:
+            continue
+        best_epoch, best = (max if direction == "max" else min)(scores, key=lambda ev: ev[1])
+        summary = project.parent / "trials" / keras_id / "model_summary.txt"
+        try:
+            tracker.finish_trial(trial.trial_id, TrialState.COMPLETED, ended_at=trial.epochs[-1].timestamp,
+                                 objective=best, best_epoch=best_epoch, extra={
+                                     "keras_tuner_status": "COMPLETED", "recorded_from": "trial.json",
+                                     **({"model_summary": f"trials/{keras_id}/model_summary.txt"}
+                                        if summary.is_file() else {})})
+        except TrialFinishedError:
+            continue  # closed by an earlier resume: finished rows are read-only
+        recorded.append(trial.trial_id)
+    return recorded
 
 
 def _ensure_tuner_file(project: Path) -> None:

@@ -107,8 +107,11 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
         # started) is fine: the tuner starts one
         raise TrackerError(f"run {run_id} has no run directory {run.run_dir}; it cannot be resumed.")
     from autosearch.tracking.journal import replay_journal
+    from autosearch.tuning.checkpoints import PROJECT
+    from autosearch.tuning.resume import record_finished_trainings
 
     replay_journal(tracker, run.run_dir)  # what a held tracker lock kept in the journal, before the restart
+    record_finished_trainings(tracker, run_id, run.run_dir / PROJECT, cfg.search.objective, cfg.search.direction)
     run = tracker.restart_run(run_id)  # its RUNNING trials are recorded INTERRUPTED, its time so far summed up
     elapsed = run.duration or 0.0
     search = [t for t in tracker.list_trials(run_id) if t.kind is TrialKind.SEARCH]
