@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
+from autosearch.fileio import special_kind
 from autosearch.spaces.graph import validate_graph  # light: no TensorFlow
 from autosearch.spaces.registry import GRAPH, validate_space
 
@@ -329,6 +330,9 @@ def resolve_pipeline_path(name_or_path: str, pipelines_dir: Path | None = None) 
 def load_pipeline(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
     """Read, merge overrides into and validate a pipeline file."""
     path = resolve_pipeline_path(str(name_or_path))
+    kind = special_kind(path)
+    if kind:
+        raise ConfigError(f"pipeline file '{path}' is not a regular file but {kind}; give a TOML file.")
     if not path.is_file():
         known = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
         hint = f"; known pipelines: {', '.join(known)}" if known else ""

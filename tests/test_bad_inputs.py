@@ -8,6 +8,7 @@ table, with the line each case prints, is in the README ("bad input -> what the 
 from __future__ import annotations
 
 import bz2
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +94,12 @@ def png(t: Path, size: int = 12) -> bytes:
     return (t / "tmp.png").read_bytes()
 
 
+def fifo(t: Path, name: str) -> str:
+    """A named pipe no one writes to: reading it would wait forever."""
+    os.mkfifo(t / name)
+    return str(t / name)
+
+
 def xlsx(t: Path) -> str:
     with zipfile.ZipFile(t / "data.csv", "w") as z:
         z.writestr("[Content_Types].xml", "<Types/>\x00")
@@ -108,6 +115,9 @@ BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
     # pipeline and flags
     "unknown pipeline": (lambda t: ["search", "--pipeline", "video"],
                          ["pipeline file 'pipelines/video.toml' not found", "known pipelines: ", "image, structured, structured_regression, text"]),
+    "pipeline file is a FIFO": (lambda t: ["search", "--pipeline", fifo(t, "mine.toml")],
+                                ["pipeline file", "mine.toml' is not a regular file but a named pipe", "TOML file"]),
+    "pipeline is a folder": (lambda t: ["search", "--pipeline", str(t)], ["is not a regular file but a folder"]),
     "unknown pipeline key": (lambda t: ["search", "--pipeline", pipeline(t, search="trials = 3")],
                              ["unknown key 'search.trials'", "allowed keys in [search]", "max_trials"]),
     "unknown text family": (lambda t: ["search", "--pipeline", family(t, '["ngram", "lstm"]')],

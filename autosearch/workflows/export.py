@@ -18,7 +18,7 @@ def resolve_run_id(tracker: Tracker, run_id: str | None) -> str:
         return run_id
     runs = tracker.list_runs()
     if not runs:
-        raise ExportError(f"no runs in {tracker.uri}; run 'make search' first.")
+        raise ExportError(f"no runs in {tracker.uri}; run a search first ('autosearch search --pipeline text').")
     return runs[0].run_id
 
 
