@@ -1,7 +1,7 @@
-"""What a run ran on: package versions, git state and machine.
+"""Where autosearch keeps its files, and what a run ran on: package versions, git state and machine.
 
 Read through package metadata, never by importing TensorFlow, so that the
-record costs milliseconds.
+record costs milliseconds. The ground floor: every stage may import it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from typing import Any
 
 PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "autokeras", "keras-tuner", "numpy", "pandas",
             "scikit-learn", "clearml", "autosearch")
+
+
+def autosearch_home() -> Path:
+    """Where the tracker database and run directories live (``AUTOSEARCH_HOME``, default ``./artifacts``)."""
+    return Path(os.environ.get("AUTOSEARCH_HOME") or "artifacts")
 
 
 def package_versions() -> dict[str, str | None]:

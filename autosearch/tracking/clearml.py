@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from autosearch.environment import autosearch_home
 from autosearch.errors import TrackerError
 from autosearch.fileio import flatten
 from autosearch.tracking.base import TrackerWriter
@@ -41,7 +42,6 @@ from autosearch.tracking.records import (
     TrialState,
     split_trial_id,
 )
-from autosearch.tracking.registry import autosearch_home
 
 # Everything ClearML would hook or scan: slow, and autosearch records it (git, packages, TensorBoard, console).
 _NO_AUTO_CONNECT = {k: False for k in (

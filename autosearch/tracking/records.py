@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from autosearch.environment import autosearch_home
 from autosearch.errors import RecordError
 
 
@@ -55,8 +56,6 @@ def _home_path(path: str | None) -> Path | None:
         return None
     if Path(path).is_absolute():
         return Path(path)
-    from autosearch.tracking.registry import autosearch_home  # registry imports this module
-
     return autosearch_home() / path
 
 

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
+from autosearch.environment import autosearch_home
 from autosearch.errors import TrackerError
 from autosearch.tracking.base import Tracker
-
-
-def autosearch_home() -> Path:
-    """Where the tracker database and run directories live (``AUTOSEARCH_HOME``)."""
-    return Path(os.environ.get("AUTOSEARCH_HOME") or "artifacts")
 
 
 def default_uri() -> str:
