@@ -203,9 +203,10 @@ MODEL: dict[str, tuple[Args, list[str]]] = {
         lambda c: predict(c, text(c.t, "age,city\n30,oslo\n"), str(c.t)), ["is a folder", "give the path of a CSV file"]),
     "predict --output names a folder (trailing slash)": (
         lambda c: predict(c, text(c.t, "age,city\n30,oslo\n"), str(c.t / "preds") + "/"), ["preds/ is a folder"]),
-    "predict --output is /dev/null": (
-        lambda c: predict(c, text(c.t, "age,city\n30,oslo\n"), "/dev/null"),
-        ["/dev/null is a character device", "not a file predict can replace"]),
+    # a named pipe of the test's own, not /dev/null: a regression that renames over it must not break the machine
+    "predict --output is a named pipe": (
+        lambda c: predict(c, text(c.t, "age,city\n30,oslo\n"), fifo(c.t, "out.csv")),
+        ["out.csv is a named pipe (FIFO)", "not a file predict can replace"]),
     # where export writes
     "export --out a folder with a manifest.json of the user's": (
         lambda c: c.export(a_folder_of_mine(c.t)),
