@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from autosearch.cli.parsing import SubCommand, non_negative, positive
-from autosearch.cli.search import SEARCH_OVERRIDES, add_outcome_options, add_pipeline_options, pipeline_of, \
+from autosearch.cli.run_options import SEARCH_OVERRIDES, add_outcome_options, add_pipeline_options, pipeline_of, \
     print_outcome, progress_of
 
 DEFAULT_LOST_AFTER = 20.0

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from autosearch.cli.parsing import SubCommand, positive
-
-# CLI flag -> pipeline key it overrides.
-SEARCH_OVERRIDES = {
-    "max_trials": "search.max_trials",
-    "epochs": "search.epochs",
-    "time_budget": "search.time_budget",
-    "tuner": "search.tuner",
-    "seed": "search.seed",
-    "batch_size": "search.batch_size",
-    "patience": "search.patience",
-    "data": "data.dataset",
-    "text_column": "data.text_column",
-    "label_column": "data.label_column",
-    "feature_columns": "data.feature_columns",
-    "image_size": "data.image_size",
-    "max_rows": "data.max_rows",
-    "delimiter": "data.delimiter",
-    "encoding": "data.encoding",
-}
+from autosearch.cli.distributed import add_workers_option, cmd_launch
+from autosearch.cli.parsing import SubCommand
+from autosearch.cli.run_options import add_outcome_options, add_pipeline_options, pipeline_of, print_outcome, \
+    progress_of
 
 
 def register(sub: SubCommand) -> None:
@@ -32,8 +15,6 @@ def register(sub: SubCommand) -> None:
     add_pipeline_options(s)
     add_outcome_options(s)
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
-    from autosearch.cli.distributed import add_workers_option
-
     add_workers_option(s)
 
     rs = sub("resume", "continue a stopped run (Ctrl-C, kill, crash) with the same id and budget", cmd_resume)
@@ -41,44 +22,8 @@ def register(sub: SubCommand) -> None:
     add_outcome_options(rs)
 
 
-def add_pipeline_options(s: argparse.ArgumentParser) -> None:
-    """The pipeline and the flags that override its values (``SEARCH_OVERRIDES``)."""
-    s.add_argument("--pipeline", "-p", default="text",
-                   help="pipeline name in pipelines/ or a path to a .toml file (default: text)")
-    s.add_argument("--max-trials", type=int)
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--time-budget", help="wall-time budget, e.g. 90s, 10m, 1h")
-    s.add_argument("--tuner", help="greedy, bayesian, hyperband or random")
-    s.add_argument("--seed", type=int)
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
-    s.add_argument("--data", help="CSV file, image folder, or an embedded data set name")
-    s.add_argument("--text-column")
-    s.add_argument("--label-column")
-    s.add_argument("--feature-columns", help="comma-separated feature columns (structured data)")
-    s.add_argument("--image-size", help="HxW images are resized to, e.g. 32x32")
-    s.add_argument("--max-rows", type=int, help="use a seeded sample of this many rows")
-    s.add_argument("--delimiter", help="CSV delimiter (default: detected among , tab ; |)")
-    s.add_argument("--encoding", help="CSV encoding (default: UTF-8, refused with a hint when it is not)")
-
-
-def add_outcome_options(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--top", type=positive, default=5, help="trials to list at the end")
-    s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
-    s.add_argument("--no-export", action="store_true", help="skip writing the best model's bundle")
-
-
-def pipeline_of(args: argparse.Namespace) -> Any:
-    """The pipeline the arguments name, with their overrides applied (bad values fail here)."""
-    from autosearch.config import load_pipeline
-
-    return load_pipeline(args.pipeline, {key: getattr(args, flag) for flag, key in SEARCH_OVERRIDES.items()})
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     if getattr(args, "workers", None):  # a chief and N workers on this machine
-        from autosearch.cli.distributed import cmd_launch
-
         return cmd_launch(args)
     from autosearch.data import prepare_data
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
@@ -110,37 +55,3 @@ def cmd_resume(args: argparse.Namespace) -> int:
         result = resume_search(tracker, args.run_id, progress_of(args), export=not args.no_export)
         print_outcome(tracker, result, args.top)
     return 0
-
-
-def progress_of(args: argparse.Namespace) -> Any:
-    from autosearch.tuning.progress import Progress, SilentProgress
-
-    return SilentProgress() if args.quiet else Progress()
-
-
-def print_outcome(tracker: Any, result: Any, top: int) -> None:
-    """The ranked trials, the best model's test score beside the baselines', and where everything is."""
-    from autosearch.views.leaderboard import ranked_rows
-    from autosearch.views.render import render
-
-    rows = ranked_rows(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
-    print()
-    print(f"Top trials ({result.objective}, {result.direction}):")
-    print(render(rows[:top + 2]))
-    metric, base = result.scores["metric"], result.baseline
-    print()
-    print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "
-          f"(validation {result.scores['validation']:.4f}); {base['name']} baseline: test {base['test']:.4f}")
-    for won in result.baselines_won:  # say it when the simple model won
-        print(f"A baseline beat the search on test: {won['model']} scored {won['test']:.4f} against the best "
-              f"trial's {won['best_trial_test']:.4f} ({metric}); {won['trial_id']} in the leaderboard.")
-    print(f"Run {result.run_id}: {result.n_trials} trials in {result.duration:.0f}s")
-    print(f"Run directory: {result.run_dir}")
-    print(f"Tracker: {result.tracker_uri}")
-    if result.bundle:
-        print(f"Model bundle: {result.bundle}  (autosearch predict {result.bundle} --input X.csv --output Y.csv)")
-    print(f"TensorBoard: tensorboard --logdir {result.tensorboard_dir}")
-    if result.baselines_won:
-        best = result.baselines_won[0]
-        print(f"Verdict: the baseline {best['model']} is better on test than every searched model "
-              f"({best['test']:.4f} vs {best['best_trial_test']:.4f}); prefer it, or search longer or wider.")
