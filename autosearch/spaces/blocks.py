@@ -18,6 +18,7 @@ from autokeras import hyper_preprocessors, preprocessors
 from autokeras.engine import preprocessor as ak_preprocessor
 
 from autosearch.spaces import fitting, text
+from autosearch.spaces.text import MaskedEmbeddingMean
 from autosearch.spaces.hp import tune
 
 
@@ -102,36 +103,6 @@ class _SpecBlock(ak.Block):
         if units:
             x = keras.layers.Dense(units, activation="relu")(x)
         return x
-
-
-@keras.utils.register_keras_serializable(package="autosearch")
-class MaskedEmbeddingMean(keras.layers.Layer):
-    """Token embeddings averaged over the non-padding positions (id 0 pads).
-
-    The same as ``Embedding(mask_zero=True)`` + ``GlobalAveragePooling1D``, but
-    without a Keras mask: the mask becomes a ``NotEqual`` op node that the H5
-    format writes and cannot read back.
-    """
-
-    def __init__(self, input_dim: int, output_dim: int, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-
-    def build(self, input_shape: Any) -> None:
-        self.embeddings = self.add_weight(
-            name="embeddings", shape=(self.input_dim, self.output_dim), initializer="uniform")
-
-    def call(self, ids: Any) -> Any:
-        ids = keras.ops.cast(ids, "int32")
-        vectors = keras.ops.take(self.embeddings, ids, axis=0)
-        mask = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(ids, 0), vectors.dtype), -1)
-        return keras.ops.sum(vectors * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
-
-    def compute_output_shape(self, input_shape: Any) -> tuple:
-        return (input_shape[0], self.output_dim)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
 
 
 @keras.utils.register_keras_serializable(package="autosearch")

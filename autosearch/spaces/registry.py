@@ -19,57 +19,11 @@ the builders import AutoKeras when a search actually runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
-
-OPTIMIZERS = ("adam", "sgd", "adam_weight_decay")
-COMPILE = {"optimizer": "adam", "learning_rate": [0.001]}  # every space owns these two (see module doc)
-
-
-KINDS = ("text", "image", "structured")
-AUTO = "auto"  # a setting fitted to the training split
-
-
-@dataclass(frozen=True)
-class SpaceSpec:
-    name: str
-    kinds: tuple[str, ...]
-    settings: Mapping[str, Any]
-    hyperparameters: Mapping[str, Any] | None  # None: open (a user's bare builder takes any values)
-    builder: str  # "module:function", imported on use
-    doc: str = ""
-    fitter: str | None = None  # "module:function"(values, train inputs) -> the "auto" settings, fitted
-
-    @property
-    def module(self) -> str:
-        """The module that defines the builder: a bundle of this space imports it before loading."""
-        return self.builder.partition(":")[0]
-
-    def build(self, params: Mapping[str, Any], problem: str, columns: tuple[str, ...] = ()) -> tuple[Any, Any]:
-        """(input node, output node) of the AutoKeras graph for these values."""
-        return _resolve(self.builder)(params, problem, columns)
-
-    def fit(self, params: Mapping[str, Any], train_inputs: Any) -> dict[str, Any]:
-        """``params`` with every ``"auto"`` setting replaced by the value fitted to ``train_inputs``."""
-        auto = [k for k, v in params.items() if v == AUTO]
-        if not auto:
-            return dict(params)
-        fitted = _resolve(self.fitter)(params, train_inputs) if self.fitter else {}
-        missing = [k for k in auto if k not in fitted]
-        if missing:
-            raise ConfigError(f"space '{self.name}' cannot fit {', '.join(missing)} to the data; give values.")
-        return {**params, **{k: fitted[k] for k in auto}}
-
-
-def _resolve(ref: str) -> Any:
-    """The object ``"package.module:name"`` names (its module imported on use)."""
-    import importlib
-
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
+from autosearch.spaces.builtin import BUILTIN_SPACES
+from autosearch.spaces.spec import AUTO, COMPILE, KINDS, OPTIMIZERS, SpaceSpec, resolve
 
 SPACES: dict[str, SpaceSpec] = {}
 
@@ -146,7 +100,7 @@ def get_space(name: str, src: str = "search.space") -> SpaceSpec:
                           "or 'package.module:builder' for a space in your own code.")
     module = name.partition(":")[0]
     try:
-        found = _resolve(name)
+        found = resolve(name)
     except ImportError as exc:
         raise ConfigError(f"{src}: search.space = '{name}': cannot import {module} ({exc}); make it importable "
                           "(pip install -e your package, or add its folder to PYTHONPATH).") from None
@@ -187,6 +141,6 @@ GRAPH = "graph"  # the space of a pipeline that declares its AutoKeras graph in 
 register_space(SpaceSpec(name=GRAPH, kinds=KINDS, settings={}, hyperparameters=COMPILE,
                          builder="autosearch.spaces.graph_build:build_graph",
                          doc="the AutoKeras graph declared in the pipeline's [graph] tables"))
-
-import autosearch.spaces.builtin  # noqa: E402,F401  (registers the built-in spaces)
+for _builtin in BUILTIN_SPACES:
+    register_space(_builtin)
 

@@ -104,6 +104,36 @@ class EmbeddingBiGRU(keras.layers.Layer):
                 "units": self.units}
 
 
+@keras.utils.register_keras_serializable(package="autosearch")
+class MaskedEmbeddingMean(keras.layers.Layer):
+    """Token embeddings averaged over the non-padding positions (id 0 pads).
+
+    The same as ``Embedding(mask_zero=True)`` + ``GlobalAveragePooling1D``, but
+    without a Keras mask: the mask becomes a ``NotEqual`` op node that the H5
+    format writes and cannot read back.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+
+    def build(self, input_shape: Any) -> None:
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.input_dim, self.output_dim), initializer="uniform")
+
+    def call(self, ids: Any) -> Any:
+        ids = keras.ops.cast(ids, "int32")
+        vectors = keras.ops.take(self.embeddings, ids, axis=0)
+        mask = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(ids, 0), vectors.dtype), -1)
+        return keras.ops.sum(vectors * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+
+
 def ngram_buckets(vocab_size: int) -> int:
     return min(BUCKETS_PER_WORD * int(vocab_size), MAX_BUCKETS)
 
@@ -119,8 +149,6 @@ def family_features(hp: Any, ids: Any, spec: dict, tune: Callable[[Any, str], An
     if family == "ngram":
         return HashedNgramBag(vocab, ngram_buckets(vocab), dim)(ids)
     if family == "bag":
-        from autosearch.spaces.blocks import MaskedEmbeddingMean
-
         return MaskedEmbeddingMean(vocab, dim)(ids)
     if family == "cnn":
         with hp.conditional_scope("family", ["cnn"]):
