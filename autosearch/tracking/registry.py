@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from autosearch.environment import autosearch_home
 from autosearch.errors import TrackerError
+from autosearch.redaction import redact
 from autosearch.tracking.base import Tracker
 
 
@@ -116,7 +117,8 @@ def offline_uri(uri: str) -> str:
     if uri == "clearml":
         uri = "clearml://"
     if not uri.startswith("clearml://"):
-        raise TrackerError(f"--offline is for the ClearML tracker, not '{uri}'; add --tracker clearml://<project>.")
+        raise TrackerError(f"--offline is for the ClearML tracker, not '{redact(uri)}'; "
+                           "add --tracker clearml://<project>.")
     return uri + ("&" if "?" in uri else "?") + "offline=1"
 
 
@@ -130,7 +132,7 @@ def check_uri(uri: str | None = None) -> tuple[str, str]:
     if not sep or scheme not in _BUILDERS:
         valid = ", ".join(f"{s}://" for s in sorted(_BUILDERS))
         raise TrackerError(
-            f"unknown tracker URI '{uri}'; valid schemes: {valid} (e.g. {default_uri()})."
+            f"unknown tracker URI '{redact(uri)}'; valid schemes: {valid} (e.g. {default_uri()})."
         )
     _BUILDERS[scheme][0](rest)
     return scheme, rest

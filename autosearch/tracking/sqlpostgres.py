@@ -13,25 +13,15 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from autosearch.errors import TrackerError, TrackerLockedError
+from autosearch.redaction import redact
 from autosearch.tracking import liveness
 from autosearch.tracking.sql import SQLTracker, lock_timeout
 from autosearch.tracking.sqlschema import POSTGRESQL
 
 CONNECT_TIMEOUT = 10
-
-
-def redact(uri: str) -> str:
-    """The URI without its password, scheme spelled ``postgresql://``, for messages and ``.uri``."""
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if "@" in netloc:
-        auth, host = netloc.rsplit("@", 1)
-        netloc = f"{auth.split(':', 1)[0]}@{host}"
-    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
-    return urlunsplit(("postgresql", netloc, parts.path, query, ""))
 
 
 def check_options(uri: str) -> None:
@@ -77,7 +67,7 @@ class PostgreSQLTracker(SQLTracker):
         from psycopg.rows import dict_row
 
         self._psycopg = psycopg
-        self.uri = redact(uri)
+        self.uri = redact("postgresql://" + uri.split("://", 1)[1])  # for messages: postgres:// spelled out
         seconds = lock_timeout(lock_timeout_s)
         options: dict[str, Any] = {"application_name": f"autosearch pid {os.getpid()} on {liveness.this_host()}"}
         if "connect_timeout=" not in uri:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from autosearch.config import PipelineConfig, config_from_run
 from autosearch.errors import DistributedError
+from autosearch.redaction import redact
 from autosearch.tracking import RunInfo, RunStatus, Tracker
 from autosearch.tracking.liveness import this_host
 
@@ -34,11 +35,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def redact(uri: str) -> str:
-    """A tracker URI fit to print: ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", uri)
 
 
 def default_worker_id() -> str:
