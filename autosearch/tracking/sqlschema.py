@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol, Sequence
 
 from autosearch.errors import TrackerError
-
-if TYPE_CHECKING:
-    from autosearch.tracking.sql import SQLTracker, Tx
 
 SCHEMA_VERSION = 2
 
@@ -83,11 +80,30 @@ STEPS: dict[int, tuple[str, list[str]]] = {
 }
 
 
-def _exists(tx: "Tx", dialect: Dialect, table: str) -> bool:
+class Tx(Protocol):
+    """What the migrations use of a transaction (``sqlrows.Tx``); a protocol, so this module imports no tracker."""
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+
+
+class Database(Protocol):
+    """What ``ensure`` uses of a tracker (``sql.SQLTracker``)."""
+
+    uri: str
+    dialect: Dialect
+
+    def _read(self, fn: Callable[[Tx], Any]) -> Any: ...
+
+    def _write(self, fn: Callable[[Tx], Any]) -> Any: ...
+
+
+def _exists(tx: Tx, dialect: Dialect, table: str) -> bool:
     return tx.one(dialect.table_exists, (table,)) is not None
 
 
-def found_version(tx: "Tx", dialect: Dialect) -> int:
+def found_version(tx: Tx, dialect: Dialect) -> int:
     """The schema version of the database behind ``tx``: 0 when it holds no tracker tables yet."""
     version = 0
     if _exists(tx, dialect, "meta"):
@@ -110,7 +126,7 @@ def _ddl(dialect: Dialect, statement: str) -> str:
     return statement.format(real=dialect.real, bigint=dialect.bigint)
 
 
-def _migrate(tx: "Tx", dialect: Dialect, uri: str) -> int:
+def _migrate(tx: Tx, dialect: Dialect, uri: str) -> int:
     if dialect.schema_lock:
         tx.one(dialect.schema_lock)
     found = found_version(tx, dialect)  # again, now that we hold the lock
@@ -129,7 +145,7 @@ def _migrate(tx: "Tx", dialect: Dialect, uri: str) -> int:
     return found
 
 
-def ensure(db: "SQLTracker") -> None:
+def ensure(db: Database) -> None:
     """Create, migrate or refuse the schema of ``db``'s database (see the module docstring)."""
     found: Any = db._read(lambda tx: found_version(tx, db.dialect))
     if found == SCHEMA_VERSION:
