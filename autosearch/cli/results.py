@@ -122,8 +122,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     print((markdown_table if args.format == "markdown" else text_table)(display_runs(runs_rows(tracker))))
     return 0
-    print((markdown_table if args.format == "markdown" else text_table)(display_runs(frame)))
-    return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
