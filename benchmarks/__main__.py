@@ -64,63 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="autosearch-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    quick = args.quick
-    rounds = args.rounds or (1 if quick else 3)
-    overhead_overrides = QUICK_TEXT if quick else OVERHEAD_TEXT
-    text_overrides = QUICK_TEXT if quick else {}  # sections 3 and 5
-    other_overrides = QUICK_OTHER if quick else {}
-    date = time.strftime("%Y-%m-%d")
-    meta = {"quick": quick, "machine": machine(), "sections": only, "rounds": rounds,
-            "command": "make bench" if not quick and not args.only else "python -m benchmarks " + " ".join(
+    rounds = args.rounds or (1 if args.quick else 3)
+    meta = {"quick": args.quick, "machine": machine(), "sections": only, "rounds": rounds,
+            "command": "make bench" if not args.quick and not args.only else "python -m benchmarks " + " ".join(
                 argv if argv is not None else sys.argv[1:])}
+    date = time.strftime("%Y-%m-%d")
     started = time.monotonic()
-    log(f"{'quick ' if quick else ''}benchmarks: {', '.join(only)}; scratch {work}; "
+    log(f"{'quick ' if args.quick else ''}benchmarks: {', '.join(only)}; scratch {work}; "
         f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     sections: list[Section] = []
-
-    def timed(name: str, fn):
-        log(f"{name} ...")
-        t = time.monotonic()
-        section = fn()
-        section.seconds = time.monotonic() - t
-        sections.append(section)
-        log(f"{name}: {section.seconds / 60:.1f} min")
-        return section
-
-    home = work / "home"
-    deadline = started + args.minutes * 60
-    text_run = None  # the default-budget text run: served by section 3, reported by section 5
     try:
-        # the fixed-size sections first; section 5 then takes what the budget leaves sections 6 and 7
-        if "tracker" in only:
-            timed("tracker", lambda: tracker.run(work, quick))
-        if "overhead" in only:
-            (work / "overhead").mkdir(exist_ok=True)
-            timed("overhead", lambda: overhead.run(work / "overhead", rounds, overhead_overrides,
-                                                   profile=not quick and not args.no_profile)[0])
-            home = work / "overhead" / "home"
-        meta["overhead_budget"] = overhead_overrides or "default"
-        if "startup" in only:  # in a home that holds the overhead section's runs, when there are some
-            timed("startup", lambda: startup.run(home, 3 if quick else 7))
-        if "serving" in only or "quality" in only:
-            log("text search at its default budget, for the serving and quality sections ...")
-            text_run = quality.search_once(work, home, "text", text_overrides)
-            log(f"  text: test {text_run['run']['scores'].get('test')}, search {text_run['calls']['search'][0]:.1f}s")
-        if "serving" in only:
-            bundle = serving.bundle_of(text_run["run"])
-            timed("serving", lambda: serving.run(work, home, text_run["run"]["run_id"], bundle,
-                                                 rounds=2 if quick else 3, load_rounds=1 if quick else 3))
-        if "quality" in only:
-            names = [n.strip() for n in args.pipelines.split(",")] if args.pipelines else None
-            reserve = 60 * ((RESERVE_DISTRIBUTED if "distributed" in only else 0) + (RESERVE_CRASH if "crash" in only else 0))
-            timed("quality", lambda: quality.run(work, home, other_overrides, {"text": text_run},
-                                                 ak_defaults=not quick and not args.no_ak_defaults, names=names,
-                                                 deadline=deadline - reserve))
-        if "distributed" in only:
-            timed("distributed", lambda: distributed.run(work / "distributed", quick))
-        if "crash" in only:
-            bounded = None if only == ["crash"] or args.kills else max(deadline, time.monotonic() + 60 * RESERVE_CRASH)
-            timed("crash", lambda: crash.run(work / "crash", args.kills, quick, deadline=bounded))
+        run_sections(args, only, work, rounds, meta, sections, deadline=started + args.minutes * 60)
     finally:
         meta["minutes"] = (time.monotonic() - started) / 60
         meta["load_average_end"] = os.getloadavg()
@@ -134,6 +88,56 @@ def main(argv: list[str] | None = None) -> int:
     missed = [f for s in sections for f in s.figures if f.ok is False]
     return 1 if args.strict and missed else 0
 
+
+def run_sections(args: argparse.Namespace, only: list[str], work: Path, rounds: int, meta: dict,
+                 sections: list[Section], deadline: float) -> None:
+    """Run the chosen sections in order, appending each to ``sections`` as it ends (a failure keeps the rest)."""
+    quick = args.quick
+    overhead_overrides = QUICK_TEXT if quick else OVERHEAD_TEXT
+    text_overrides = QUICK_TEXT if quick else {}  # sections 3 and 5
+    other_overrides = QUICK_OTHER if quick else {}
+
+    def timed(name: str, fn):
+        log(f"{name} ...")
+        t = time.monotonic()
+        section = fn()
+        section.seconds = time.monotonic() - t
+        sections.append(section)
+        log(f"{name}: {section.seconds / 60:.1f} min")
+        return section
+
+    home = work / "home"
+    text_run = None  # the default-budget text run: served by section 3, reported by section 5
+    # the fixed-size sections first; section 5 then takes what the budget leaves sections 6 and 7
+    if "tracker" in only:
+        timed("tracker", lambda: tracker.run(work, quick))
+    if "overhead" in only:
+        (work / "overhead").mkdir(exist_ok=True)
+        timed("overhead", lambda: overhead.run(work / "overhead", rounds, overhead_overrides,
+                                               profile=not quick and not args.no_profile)[0])
+        home = work / "overhead" / "home"
+    meta["overhead_budget"] = overhead_overrides or "default"
+    if "startup" in only:  # in a home that holds the overhead section's runs, when there are some
+        timed("startup", lambda: startup.run(home, 3 if quick else 7))
+    if "serving" in only or "quality" in only:
+        log("text search at its default budget, for the serving and quality sections ...")
+        text_run = quality.search_once(work, home, "text", text_overrides)
+        log(f"  text: test {text_run['run']['scores'].get('test')}, search {text_run['calls']['search'][0]:.1f}s")
+    if "serving" in only:
+        bundle = serving.bundle_of(text_run["run"])
+        timed("serving", lambda: serving.run(work, home, text_run["run"]["run_id"], bundle,
+                                             rounds=2 if quick else 3, load_rounds=1 if quick else 3))
+    if "quality" in only:
+        names = [n.strip() for n in args.pipelines.split(",")] if args.pipelines else None
+        reserve = 60 * ((RESERVE_DISTRIBUTED if "distributed" in only else 0) + (RESERVE_CRASH if "crash" in only else 0))
+        timed("quality", lambda: quality.run(work, home, other_overrides, {"text": text_run},
+                                             ak_defaults=not quick and not args.no_ak_defaults, names=names,
+                                             deadline=deadline - reserve))
+    if "distributed" in only:
+        timed("distributed", lambda: distributed.run(work / "distributed", quick))
+    if "crash" in only:
+        bounded = None if only == ["crash"] or args.kills else max(deadline, time.monotonic() + 60 * RESERVE_CRASH)
+        timed("crash", lambda: crash.run(work / "crash", args.kills, quick, deadline=bounded))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,22 @@ def run(work: Path, rounds: int, overrides: Mapping[str, Any], pipeline: str = "
     home = work / "home"
     env = bench_env(home)
     kept: dict[str, Any] = {}
+    results = interleave(_variants(work, home, env, pipeline, overrides, kept), rounds)
+    section.raw["samples"] = results
+    b = results["bare"]
+    for v in ("sqlite", "clearml"):
+        _compare(section, v, results[v], b)
+    section.add(figure("overhead", "bare AutoKeras search phase (the yardstick)",
+                       [x["calls"]["search"][0] for x in b], "s"))
+    if profile:
+        section.raw["profile"] = profile_search(work, env, pipeline, overrides)
+    return section, kept
+
+
+def _variants(work: Path, home: Path, env: Mapping[str, str], pipeline: str, overrides: Mapping[str, Any],
+              kept: dict[str, Any]) -> dict[str, Callable[[int], dict[str, Any]]]:
+    """One round of each variant: bare AutoKeras, autosearch with SQLite, with ClearML offline (the first SQLite
+    run is kept in ``kept``; the others' run directories are deleted once measured)."""
 
     def autosearch(tracker_args: list[str], label: str):
         def one(r: int) -> dict[str, Any]:
@@ -125,56 +141,52 @@ def run(work: Path, rounds: int, overrides: Mapping[str, Any], pipeline: str = "
         log(f"  bare round {r + 1}: whole {child.wall:.1f}s, search {data['calls']['search'][0]:.1f}s")
         return {"wall": child.wall, "cpu": child.cpu, "calls": data["calls"], "trials": data["trials"]}
 
-    variants = {"bare": bare, "sqlite": autosearch([], "sqlite"),
-                "clearml": autosearch(["--tracker", "clearml://bench", "--offline"], "clearml")}
-    results = interleave(variants, rounds)
-    section.raw["samples"] = results
-    b = results["bare"]
-    targets = {"sqlite": "<= 1.03", "clearml": "<= 1.05"}
-    names = {"sqlite": "SQLite", "clearml": "ClearML offline"}
-    for v in ("sqlite", "clearml"):
-        s = results[v]
-        checks = [same_work(bb["trials"], ss["run"]["trials"]) for bb, ss in zip(b, s)]
-        identical = sum(ok for ok, _ in checks)
-        work_note = f"same work in {identical}/{len(checks)} rounds" + (
-            "" if identical == len(checks) else f" ({'; '.join(m for ok, m in checks if not ok)})")
-        section.add(
-            figure("overhead", f"search phase, autosearch+{names[v]} / bare AutoKeras (wall)",
-                   ratios([x["calls"]["search"][0] for x in s], [x["calls"]["search"][0] for x in b]), "x",
-                   targets[v], work_note),
-            figure("overhead", f"search phase, autosearch+{names[v]} / bare AutoKeras (CPU)",
-                   ratios([x["calls"]["search.cpu"][0] for x in s], [x["calls"]["search.cpu"][0] for x in b]), "x",
-                   "", "process CPU time, all threads: less sensitive to other load than wall time"),
-            figure("overhead", f"whole command, autosearch+{names[v]} / bare AutoKeras (wall)",
-                   ratios([x["wall"] for x in s], [x["wall"] for x in b]), "x", targets[v],
-                   "autosearch also scores baselines, writes predictions, a verified bundle and a report"),
-            figure("overhead", f"whole command, autosearch+{names[v]} / bare AutoKeras (CPU)",
-                   ratios([x["cpu"] for x in s], [x["cpu"] for x in b]), "x"),
-        )
-        # where the whole command's extra time goes (medians over rounds, seconds)
-        phases = {p: statistics.median(sum(x["calls"].get(p, [0.0])) for x in s) for p in PHASES}
-        phases["outside main (interpreter start, imports)"] = statistics.median(x["wall"] - x["main_s"] for x in s)
-        section.raw[f"{v}_phases_s"] = phases
-        section.raw[f"{v}_same_work"] = [m for _, m in checks]
-        # bookkeeping per trial: the hooks' own time (tracker writes, summaries, resource sampler)
-        per_trial_out, per_trial_in, epoch = [], [], []
-        for x in s:
-            c = x["calls"]
-            per_trial_out += [a + e for a, e in zip(c.get("hook.trial_begin", []), c.get("hook.trial_end", []))]
-            per_trial_in += c.get("hook.fit_begin", [])
-            epoch += c.get("hook.epoch_end", [])
-        section.add(
-            figure("tracker", f"bookkeeping per trial outside fit, {names[v]} (trial_begin + trial_end)",
-                   [t * 1000 for t in per_trial_out], "ms", "<= 20", "median over all trials; min-max"),
-            figure("tracker", f"bookkeeping per trial inside fit, {names[v]} (model summary file)",
-                   [t * 1000 for t in per_trial_in], "ms"),
-            figure("tracker", f"per-epoch hook in a real search, {names[v]}", [t * 1000 for t in epoch], "ms"),
-        )
-    section.add(figure("overhead", "bare AutoKeras search phase (the yardstick)",
-                       [x["calls"]["search"][0] for x in b], "s"))
-    if profile:
-        section.raw["profile"] = profile_search(work, env, pipeline, overrides)
-    return section, kept
+    return {"bare": bare, "sqlite": autosearch([], "sqlite"),
+            "clearml": autosearch(["--tracker", "clearml://bench", "--offline"], "clearml")}
+
+
+TARGETS = {"sqlite": "<= 1.03", "clearml": "<= 1.05"}
+NAMES = {"sqlite": "SQLite", "clearml": "ClearML offline"}
+
+
+def _compare(section: Section, v: str, s: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
+    """Variant ``v``'s rounds ``s`` against bare AutoKeras' rounds ``b``: overhead ratios, phases, bookkeeping."""
+    checks = [same_work(bb["trials"], ss["run"]["trials"]) for bb, ss in zip(b, s)]
+    identical = sum(ok for ok, _ in checks)
+    work_note = f"same work in {identical}/{len(checks)} rounds" + (
+        "" if identical == len(checks) else f" ({'; '.join(m for ok, m in checks if not ok)})")
+    section.add(
+        figure("overhead", f"search phase, autosearch+{NAMES[v]} / bare AutoKeras (wall)",
+               ratios([x["calls"]["search"][0] for x in s], [x["calls"]["search"][0] for x in b]), "x",
+               TARGETS[v], work_note),
+        figure("overhead", f"search phase, autosearch+{NAMES[v]} / bare AutoKeras (CPU)",
+               ratios([x["calls"]["search.cpu"][0] for x in s], [x["calls"]["search.cpu"][0] for x in b]), "x",
+               "", "process CPU time, all threads: less sensitive to other load than wall time"),
+        figure("overhead", f"whole command, autosearch+{NAMES[v]} / bare AutoKeras (wall)",
+               ratios([x["wall"] for x in s], [x["wall"] for x in b]), "x", TARGETS[v],
+               "autosearch also scores baselines, writes predictions, a verified bundle and a report"),
+        figure("overhead", f"whole command, autosearch+{NAMES[v]} / bare AutoKeras (CPU)",
+               ratios([x["cpu"] for x in s], [x["cpu"] for x in b]), "x"),
+    )
+    # where the whole command's extra time goes (medians over rounds, seconds)
+    phases = {p: statistics.median(sum(x["calls"].get(p, [0.0])) for x in s) for p in PHASES}
+    phases["outside main (interpreter start, imports)"] = statistics.median(x["wall"] - x["main_s"] for x in s)
+    section.raw[f"{v}_phases_s"] = phases
+    section.raw[f"{v}_same_work"] = [m for _, m in checks]
+    # bookkeeping per trial: the hooks' own time (tracker writes, summaries, resource sampler)
+    per_trial_out, per_trial_in, epoch = [], [], []
+    for x in s:
+        c = x["calls"]
+        per_trial_out += [a + e for a, e in zip(c.get("hook.trial_begin", []), c.get("hook.trial_end", []))]
+        per_trial_in += c.get("hook.fit_begin", [])
+        epoch += c.get("hook.epoch_end", [])
+    section.add(
+        figure("tracker", f"bookkeeping per trial outside fit, {NAMES[v]} (trial_begin + trial_end)",
+               [t * 1000 for t in per_trial_out], "ms", "<= 20", "median over all trials; min-max"),
+        figure("tracker", f"bookkeeping per trial inside fit, {NAMES[v]} (model summary file)",
+               [t * 1000 for t in per_trial_in], "ms"),
+        figure("tracker", f"per-epoch hook in a real search, {NAMES[v]}", [t * 1000 for t in epoch], "ms"),
+    )
 
 
 def profile_search(work: Path, env: Mapping[str, str], pipeline: str, overrides: Mapping[str, Any]) -> list[str]:
