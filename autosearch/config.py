@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from autosearch.errors import ConfigError
 from autosearch.fileio import special_kind
-from autosearch.spaces.graph import validate_graph  # light: no TensorFlow
+from autosearch.spaces.graph import inputs_first, validate_graph  # light: no TensorFlow
 from autosearch.spaces.registry import GRAPH, validate_space
 
 TASKS: dict[str, tuple[str, str]] = {
@@ -346,5 +346,5 @@ def load_pipeline(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
 
 def config_from_run(run_config: Mapping[str, Any], run_id: str) -> PipelineConfig:
     """The resolved pipeline a run recorded, validated again (for export and reproduce)."""
-    raw = {k: v for k, v in run_config.items() if k != "source"}
+    raw = {k: (inputs_first(v) if k == "graph" else v) for k, v in run_config.items() if k != "source"}
     return from_dict(raw, source=f"run {run_id}")

@@ -157,3 +157,23 @@ def test_a_bad_override_is_still_reported_when_the_file_is_valid() -> None:
     with pytest.raises(ConfigError) as info:
         load_pipeline(PIPELINES / "text.toml", {"search.epochs": -1})
     assert "search.epochs = -1" in str(info.value) and "the file's own value" not in str(info.value)
+
+
+def test_a_graph_pipeline_comes_back_from_the_tracker_in_its_declared_order(tmp_path: Path) -> None:
+    import json
+
+    from autosearch.config import config_from_run
+    from autosearch.tracking import get_tracker
+    from autosearch.tracking.records import RunInfo
+
+    cfg = load_pipeline(PIPELINES / "ak_structured.toml")
+    tracker = get_tracker(f"sqlite:///{tmp_path / 'tracker.db'}")
+    tracker.start_run(RunInfo(run_id="r1", pipeline=cfg.name, task=cfg.task, dataset="d", seed=0, started_at=0.0,
+                              config=cfg.to_dict()))
+    recorded = tracker.get_run("r1").config
+    assert list(recorded["graph"]) == list(cfg.graph), "the tracker keeps the nodes in declaration order"
+    assert config_from_run(recorded, "r1").graph == cfg.graph
+    # a run recorded by an earlier release holds its nodes sorted by id: its inputs come first again
+    old = json.loads(json.dumps(cfg.to_dict(), sort_keys=True))
+    assert list(old["graph"]) != list(cfg.graph)
+    assert list(config_from_run(old, "r0").graph) == list(cfg.graph)

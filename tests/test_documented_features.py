@@ -264,8 +264,6 @@ def test_reproduce_that_does_not_hold_exits_1_and_export_writes_the_reproduced_b
         "the original home is untouched"
 
 
-@pytest.mark.xfail(strict=True, reason="a run records its pipeline with sorted keys, so an ak_* graph comes "
-                                       "back with its head before its input and config_from_run refuses it")
 def test_a_graph_pipeline_run_is_exported_again_from_its_record(shared: Home, tmp_path: Path) -> None:
     res = shared.cli("export", shared.runs["ak_structured"].run_id, "--h5", "--out", str(tmp_path / "h5"))
     assert res.returncode == 0, res.stderr[-2000:]

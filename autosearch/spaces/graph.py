@@ -114,6 +114,24 @@ def validate_graph(src: str, graph: Mapping[str, Any], kind: str, problem: str,
     return out
 
 
+def inputs_first(graph: Any) -> Any:
+    """A recorded graph's nodes with each after the nodes it reads, the order otherwise kept. Runs recorded
+    before autosearch kept the declaration order in the tracker hold their nodes sorted by id; with a single
+    input this is the declared graph again (a several-input graph's inputs stay in their recorded order)."""
+    if not isinstance(graph, Mapping):
+        return graph
+    placed: dict[str, Any] = {}
+    waiting = dict(graph)
+    while waiting:
+        ready = [i for i, n in waiting.items()
+                 if not isinstance(n, Mapping) or all(j in placed or j not in graph for j in n.get("inputs", []))]
+        if not ready:  # a cycle or a bad reference: left as recorded, for validate_graph to name
+            return graph
+        for i in ready:
+            placed[i] = waiting.pop(i)
+    return placed
+
+
 def graph_inputs(graph: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
     """(id, node) of the graph's input nodes, in declaration order: the order the model takes its inputs."""
     return [(i, n) for i, n in graph.items() if NODES.get(n["type"]) and NODES[n["type"]].role == "input"]

@@ -24,8 +24,10 @@ _STATES = {s.value: s for s in TrialState}  # a dict lookup is several times che
 _KINDS = {k.value: k for k in TrialKind}
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+def dumps(value: Any, keep_order: bool = False) -> str:
+    """JSON of a record's field; keys sorted unless their order means something (a pipeline's ``[graph]``
+    nodes are in declaration order, which is the order a model takes its inputs)."""
+    return json.dumps(value, sort_keys=not keep_order, default=str)
 
 
 class Tx:
@@ -56,8 +58,8 @@ def run_values(run: RunInfo) -> tuple[Any, ...]:
     """``RUN_COLUMNS`` of a run, in order."""
     hb = run.heartbeat
     return (run.run_id, run.pipeline, run.task, run.dataset, run.seed, RunStatus(run.status).value, run.started_at,
-            run.ended_at, run.best_trial_id, dumps(run.config), dumps(run.data), dumps(run.environment),
-            dumps(run.summary), hb.get("pid"), hb.get("host"), hb.get("at"))
+            run.ended_at, run.best_trial_id, dumps(run.config, keep_order=True), dumps(run.data),
+            dumps(run.environment), dumps(run.summary), hb.get("pid"), hb.get("host"), hb.get("at"))
 
 
 def trial_values(trial: TrialRecord) -> tuple[Any, ...]:
