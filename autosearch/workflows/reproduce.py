@@ -91,19 +91,7 @@ def reproduce(
     from autosearch.tuning.automodel import train_trial_again
 
     original = find_trial(tracker, trial_id)
-    if original.kind is TrialKind.BASELINE:
-        raise ReproduceError(f"{trial_id} is a baseline, not a searched model; reproduce a search trial.")
-    if original.state is not TrialState.COMPLETED or not original.epochs:
-        raise ReproduceError(f"{trial_id} is {original.state.value} with {len(original.epochs)} recorded epochs; "
-                             "only completed trials can be reproduced.")
-    parent = original.warm_started_from
-    if parent:
-        raise ReproduceError(
-            f"{trial_id} was warm-started by Hyperband from trial {original.run_id}/{parent}'s checkpoint "
-            f"(tuner/initial_epoch = {original.hyperparameters.get('tuner/initial_epoch')}); autosearch does not "
-            "replay parent chains, and a from-scratch run would not be this trial. Reproduce a trial with "
-            "tuner/initial_epoch = 0."
-        )
+    _check_reproducible(original, trial_id)
     run = tracker.get_run(original.run_id)
     cfg = config_from_run(run.config, run.run_id)
     split = prepare_data(cfg)
@@ -126,16 +114,36 @@ def reproduce(
     )
     model, pipeline = train_trial_again(cfg, split, tracker, record, len(original.epochs), workdir, progress)
     reproduced = tracker.get_trial(new_id)
-    bundle = None
-    if export:
-        from autosearch.export.bundle import write_bundle
-        from autosearch.export.evaluate import score_model
-        from autosearch.export.manifest import bundle_manifest
-
-        manifest = bundle_manifest(cfg, split, run.run_id, new_id, reproduced.objective)
-        manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
-        bundle = write_bundle(model, pipeline, workdir / "export", manifest, split.raw_x("validation"))
+    bundle = _export(model, pipeline, cfg, split, reproduced, workdir / "export") if export else None
     return Reproduction(original, reproduced, tolerance, data_changed, drift, bundle)
+
+
+def _check_reproducible(original: TrialRecord, trial_id: str) -> None:
+    """Refuse a baseline, an unfinished trial and a Hyperband trial warm-started from a parent's checkpoint."""
+    if original.kind is TrialKind.BASELINE:
+        raise ReproduceError(f"{trial_id} is a baseline, not a searched model; reproduce a search trial.")
+    if original.state is not TrialState.COMPLETED or not original.epochs:
+        raise ReproduceError(f"{trial_id} is {original.state.value} with {len(original.epochs)} recorded epochs; "
+                             "only completed trials can be reproduced.")
+    parent = original.warm_started_from
+    if parent:
+        raise ReproduceError(
+            f"{trial_id} was warm-started by Hyperband from trial {original.run_id}/{parent}'s checkpoint "
+            f"(tuner/initial_epoch = {original.hyperparameters.get('tuner/initial_epoch')}); autosearch does not "
+            "replay parent chains, and a from-scratch run would not be this trial. Reproduce a trial with "
+            "tuner/initial_epoch = 0."
+        )
+
+
+def _export(model: Any, pipeline: Any, cfg: Any, split: Any, reproduced: TrialRecord, out: Path) -> Path:
+    """The reproduced model's bundle, scored on the test split as a search's best model is."""
+    from autosearch.export.bundle import write_bundle
+    from autosearch.export.evaluate import score_model
+    from autosearch.export.manifest import bundle_manifest
+
+    manifest = bundle_manifest(cfg, split, reproduced.run_id, reproduced.trial_id, reproduced.objective)
+    manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
+    return write_bundle(model, pipeline, out, manifest, split.raw_x("validation"))
 
 
 def render(result: Reproduction) -> str:
