@@ -69,3 +69,15 @@ def test_a_postgresql_option_error_does_not_print_the_password_or_sslpassword() 
         check_uri("postgresql://ann:s3cret@db/runs?sslpassword=k3y&colour=blue")
     assert "unknown option 'colour'" in str(err.value)
     assert "s3cret" not in str(err.value) and "k3y" not in str(err.value)
+
+
+def test_a_postgresql_tracker_that_cannot_connect_names_its_uri_with_the_secrets_masked() -> None:
+    from autosearch.tracking.sqlpostgres import PostgreSQLTracker
+
+    uri = f"postgres://ann:{quote(PASSWORD, safe='')}@127.0.0.1:1/runs?sslpassword=k3y&connect_timeout=2"
+    with pytest.raises(TrackerError) as err:
+        PostgreSQLTracker(uri)  # port 1: nothing listens, the connection is refused at once
+    message = str(err.value)
+    assert "cannot connect to tracker postgresql://ann:***@127.0.0.1:1/runs?sslpassword=***&connect_timeout=2" \
+        in message
+    assert "k3y" not in message and quote(PASSWORD, safe="") not in message
