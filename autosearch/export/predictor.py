@@ -86,7 +86,7 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
     path = Path(path)
     manifest = read_manifest(path)
     verify_checksums(path, manifest)
-    _check_user_code(path, manifest.get("imports", []))
+    check_user_code(path, manifest.get("imports", []))
     present = [f for f in PREFERENCE if f in manifest.get("formats", {})]
     if format is not None:
         if format not in FORMAT_FILES:
@@ -118,7 +118,7 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
     return Predictor(path, manifest, fmt, model, pipeline)
 
 
-def _check_user_code(path: Path, modules: Iterable[str]) -> None:
+def check_user_code(path: Path, modules: Iterable[str]) -> None:
     """Fail in one line, before TensorFlow loads, when a module the model was built from is not importable."""
     import importlib.util
 

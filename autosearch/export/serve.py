@@ -19,7 +19,7 @@ from autosearch.data.csvfile import iter_csv_file
 from autosearch.errors import InputError
 from autosearch.export.format import is_bundle, read_manifest
 from autosearch.export.outputs import to_raw_array
-from autosearch.export.predictor import Predictor, load
+from autosearch.export.predictor import Predictor, check_user_code, load
 from autosearch.fileio import special_kind
 
 
@@ -103,6 +103,7 @@ def predict_file(bundle: Path, source: str, output: str | Path, fmt: str | None 
     renamed, so a failure leaves no partial output.
     """
     manifest = read_manifest(bundle)  # fail fast on a bad bundle, before reading inputs
+    check_user_code(bundle, manifest.get("imports", []))  # the space's code missing is the bundle's fault too
     source_path = Path(source)
     check_input(source_path, manifest["kind"])
     output = check_output(output, source_path)
