@@ -1,0 +1,111 @@
+"""Records written by release 0.1.0 (tests/fixtures/release-0.1.0) still open with today's code.
+
+The fixture is a whole AUTOSEARCH_HOME from a real search (see its README.md): the tracker database, the run
+folder and its bundle. Every later release must read it as it is; a record from a newer format is refused in
+one line naming the upgrade.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from autosearch.tracking import RunStatus, TrialState
+from autosearch.tracking.sqlite import SQLiteTracker
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-0.1.0"
+RUN_ID = "20261203-151205-42b0"
+BEST = f"{RUN_ID}/0"
+BUNDLE = f"runs/{RUN_ID}/export"
+
+
+@pytest.fixture
+def old_home(home: Path) -> Path:
+    """A copy of the 0.1.0 home where the ``cli`` fixture looks (the fixture itself stays untouched)."""
+    shutil.copytree(FIXTURE, home)
+    return home
+
+
+def test_the_fixture_is_a_checkpointed_database_and_a_small_run_folder() -> None:
+    assert not list(FIXTURE.glob("tracker.db-*"))  # no -wal / -shm: everything is in tracker.db
+    size = sum(p.stat().st_size for p in FIXTURE.rglob("*") if p.is_file())
+    assert size < 2_000_000
+
+
+def test_the_0_1_0_run_and_trials_read_back_with_their_values(old_home: Path) -> None:
+    tracker = SQLiteTracker(old_home / "tracker.db")
+    try:
+        run = tracker.get_run(RUN_ID)
+        assert (run.status, run.pipeline, run.task, run.dataset, run.best_trial_id) == (
+            RunStatus.COMPLETED, "structured", "structured_classification", "breast_cancer", BEST)
+        assert run.fingerprint == "9d6ef928b5a9b17f6bb4770bec33a72921d5c8dedb47b74dbb6ef89bdd5c2a2b"
+        assert run.summary["bundle"] == BUNDLE and run.summary["run_dir"] == f"runs/{RUN_ID}"
+        assert run.summary["scores"] == {"metric": "accuracy", "test": 0.4, "validation": 0.4}
+        trials = {t.trial_id: t for t in tracker.list_trials(RUN_ID)}
+        assert sorted(trials) == sorted([BEST, f"{RUN_ID}/baseline-majority", f"{RUN_ID}/baseline-gradient_boosting"])
+        best = trials[BEST]
+        assert (best.kind, best.state, best.objective) == ("search", TrialState.COMPLETED, 0.4000000059604645)
+        assert trials[f"{RUN_ID}/baseline-gradient_boosting"].objective == 0.85
+        assert len(tracker.get_trial(BEST).epochs) == 1
+    finally:
+        tracker.close()
+
+
+def test_runs_leaderboard_and_report_open_the_0_1_0_home(old_home: Path, cli) -> None:
+    runs = cli("runs")
+    assert runs.code == 0, runs.err
+    assert RUN_ID in runs.out and "COMPLETED" in runs.out
+    board = cli("leaderboard", RUN_ID, "--format", "json")
+    assert board.code == 0, board.err
+    rows = {r["trial_id"]: r for r in json.loads(board.out)}
+    assert rows[BEST]["objective"] == pytest.approx(0.4) and rows[BEST]["state"] == "COMPLETED"
+    assert rows[BEST]["test_score"] == pytest.approx(0.4) and rows[BEST]["rank"] == 1
+    out = old_home / "old-report"
+    report = cli("report", RUN_ID, "--out", str(out))
+    assert report.code == 0, report.err
+    html = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html"))
+    assert RUN_ID in html and "breast_cancer" in html
+
+
+def test_the_0_1_0_bundle_predicts_what_the_search_recorded(old_home: Path) -> None:
+    import pandas as pd
+
+    import autosearch
+
+    predictor = autosearch.load(old_home / BUNDLE)
+    with open(old_home / "runs" / RUN_ID / "predictions" / "test.csv", encoding="utf-8") as fh:
+        recorded = list(csv.DictReader(fh))[:5]
+    rows = pd.read_csv(old_home / "rows.csv")  # the inputs of those five test rows, as the search read them
+    proba = predictor.predict_proba(rows)
+    expected = [float(r[column]) for r in recorded for column in ("p_malignant", "p_benign")]
+    assert proba.ravel().tolist() == pytest.approx(expected, abs=1e-5)
+    assert list(predictor.predict(rows)) == [r["y_pred"] for r in recorded]
+
+
+def test_a_tracker_from_a_newer_release_is_refused_in_one_line(old_home: Path, cli) -> None:
+    conn = sqlite3.connect(old_home / "tracker.db")
+    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    result = cli("runs")
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "was written by a newer autosearch (schema 99 > " in result.err
+    assert "upgrade autosearch" in result.err
+
+
+def test_a_bundle_from_a_newer_release_is_refused_in_one_line(old_home: Path, cli) -> None:
+    manifest_path = old_home / BUNDLE / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    rows = old_home / "rows.csv"
+    rows.write_text("a\n1\n", encoding="utf-8")
+    result = cli("predict", str(old_home / BUNDLE), "--input", str(rows), "--output", str(old_home / "out.csv"))
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "bundle format 99 is newer than this autosearch reads" in result.err
+    assert "upgrade autosearch" in result.err and not (old_home / "out.csv").exists()
