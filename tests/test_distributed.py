@@ -204,12 +204,13 @@ def test_workers_with_other_data_or_pipeline_are_refused_in_one_line(home: Path,
     chief = Proc(["chief", *SHORT], env(home))
     procs.append(chief)
     address, run_id = chief.join_line()
-    for extra, reason in ((["--run", run_id, "--max-rows", "300"], "data differ"),
-                          (["--epochs", "3"], "search.epochs: 3 != 2")):  # without --run: the run on that port
+    for extra, reason, error in (
+            (["--run", run_id, "--max-rows", "300"], f"the data of run {run_id} changed", "DataError:"),
+            (["--epochs", "3"], "search.epochs: 3 != 2", "DistributedError:")):  # without --run: the run on that port
         res = subprocess.run([sys.executable, "-m", "autosearch", "worker", "--chief", address, *PIPELINE, *extra],
                              cwd=ROOT, env=env(home), capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and reason in res.stderr, res.stderr[-2000:]
-        assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("DistributedError:")
+        assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith(error)
     other = subprocess.run([sys.executable, "-m", "autosearch", "worker", "--chief", "127.0.0.1:1", "--run", run_id],
                            cwd=ROOT, env=env(home), capture_output=True, text=True, timeout=120)
     assert other.returncode == 2 and f"listens on {address}" in other.stderr

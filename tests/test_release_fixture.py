@@ -109,3 +109,32 @@ def test_a_bundle_from_a_newer_release_is_refused_in_one_line(old_home: Path, cl
     assert result.code == 2
     assert result.err.count("\n") == 1 and "bundle format 99 is newer than this autosearch reads" in result.err
     assert "upgrade autosearch" in result.err and not (old_home / "out.csv").exists()
+
+
+def _set_recorded_max_rows(home: Path, max_rows: int) -> None:
+    conn = sqlite3.connect(home / "tracker.db")
+    config = json.loads(conn.execute("SELECT config FROM runs WHERE run_id=?", (RUN_ID,)).fetchone()[0])
+    config["data"]["max_rows"] = max_rows
+    conn.execute("UPDATE runs SET config=? WHERE run_id=?", (json.dumps(config), RUN_ID))
+    conn.commit()
+    conn.close()
+
+
+def test_today_exports_the_0_1_0_run_with_the_scores_it_recorded(old_home: Path, cli) -> None:
+    out = old_home / "again"
+    result = cli("export", RUN_ID, "--out", str(out))
+    assert result.code == 0, result.err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["trial_id"] == BEST and manifest["scores"]["test"] == pytest.approx(0.4)
+    assert manifest["data_fingerprint"] == "9d6ef928b5a9b17f6bb4770bec33a72921d5c8dedb47b74dbb6ef89bdd5c2a2b"
+
+
+def test_export_refuses_a_run_whose_data_changed_in_one_line_naming_run_fingerprints_and_fix(old_home: Path,
+                                                                                             cli) -> None:
+    _set_recorded_max_rows(old_home, 150)  # the rows read now are no longer the rows the search read
+    out = old_home / "again"
+    result = cli("export", RUN_ID, "--out", str(out))
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert result.err.startswith(f"DataError: the data of run {RUN_ID} changed since it was recorded (fingerprint now ")
+    assert "recorded 9d6ef928b5a9…); restore it to export this run." in result.err
+    assert not out.exists()

@@ -123,6 +123,15 @@ def _regression_hint(ds: Dataset) -> str:
             "--pipeline structured_regression.")
 
 
+def check_same_data(split: SplitData, run_id: str, recorded: str | None, fix: str) -> None:
+    """The one data check of resume, export, reproduce and a joining worker: the rows read now must have the
+    fingerprint the run recorded. ``fix`` says what to do instead (restore the data, or ...)."""
+    if split.fingerprint != recorded:
+        was = f"{recorded[:12]}…" if recorded else "none"
+        raise DataError(f"the data of run {run_id} changed since it was recorded (fingerprint now "
+                        f"{split.fingerprint[:12]}…, recorded {was}); {fix}.")
+
+
 def _canonical_rows(x: Any, idx: np.ndarray) -> bytes:
     if isinstance(x, pd.DataFrame):
         rows = x.iloc[idx].astype(object).where(x.iloc[idx].notna(), None).to_numpy().tolist()

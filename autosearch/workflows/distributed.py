@@ -129,12 +129,11 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
 
 def check_worker(run: RunInfo, split: Any, own: PipelineConfig | None) -> None:
     """Refuse a worker whose data (fingerprint) or own pipeline differ from the chief's run, in one line."""
+    from autosearch.data.split import check_same_data
     from autosearch.workflows.search import fit_settings
 
-    if split.fingerprint != run.fingerprint:
-        raise DistributedError(f"this worker's data differ from run {run.run_id}'s (fingerprint "
-                               f"{split.fingerprint[:12]}... != {str(run.fingerprint)[:12]}...); give it the chief's "
-                               "data files (same paths and contents) and start it again.")
+    check_same_data(split, run.run_id, run.fingerprint,
+                    "give this worker the chief's data files (same paths and contents) and start it again")
     if own is not None:
         recorded = config_from_run(run.config, run.run_id).to_dict()
         mine = fit_settings(own, split)[0].to_dict()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from autosearch.config import config_from_run
 from autosearch.data import prepare_data
+from autosearch.data.split import check_same_data
 from autosearch.errors import ExportError
 from autosearch.tracking import Tracker, TrialKind, TrialState
 from autosearch.tracking.records import trial_id_of
@@ -66,11 +67,7 @@ def export_run(
                           "with 'autosearch reproduce TRIAL --export' instead.")
     cfg = config_from_run(run.config, run.run_id)
     split = prepare_data(cfg)
-    if split.fingerprint != run.fingerprint:
-        raise ExportError(
-            f"the data of run {run.run_id} changed since the search (fingerprint {split.fingerprint[:12]}… != "
-            f"{str(run.fingerprint)[:12]}…); restore it to export this run."
-        )
+    check_same_data(split, run.run_id, run.fingerprint, "restore it to export this run")
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
     manifest = bundle_manifest(cfg, split, run.run_id, trial_id, trial.objective)
     manifest["scores"] = score_model(model, pipeline, manifest, split)[0]

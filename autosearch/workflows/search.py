@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData, prepare_data
+from autosearch.data.split import check_same_data
 from autosearch.environment import environment
 from autosearch.spaces.graph import applied_fixes
 from autosearch.spaces.registry import AUTO, get_space
@@ -100,9 +101,7 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
         raise TrackerError(f"run {run_id} is still running; wait for it, or stop it before resuming.")
     cfg = config_from_run(run.config, run_id)
     split = prepare_data(cfg)
-    if split.fingerprint != run.fingerprint:
-        raise TrackerError(f"the data of run {run_id} changed since it started (fingerprint {split.fingerprint[:12]}… "
-                           f"!= {str(run.fingerprint)[:12]}…); restore it to resume, or start a new search.")
+    check_same_data(split, run_id, run.fingerprint, "restore it to resume, or start a new search")
     if run.run_dir is None or not run.run_dir.is_dir():  # no AutoKeras project yet (killed before the tuner
         # started) is fine: the tuner starts one
         raise TrackerError(f"run {run_id} has no run directory {run.run_dir}; it cannot be resumed.")
