@@ -214,3 +214,23 @@ def _replace_dir(src: Path, dst: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def score_and_export(model: Any, pipeline: Any, cfg: Any, split: Any, trial: tuple[str, str, float | None],
+                     out: Path | None, *, predictions: Path | None = None,
+                     force_h5: bool = False) -> tuple[dict[str, Any], Path | None]:
+    """The one export sequence of search, export and reproduce: the manifest of ``trial`` (run id, trial id,
+    objective), the model's scores on validation and test (their predictions kept in ``predictions`` when
+    given), then the bundle in ``out`` (none when ``out`` is None). Returns the scores and the bundle."""
+    from autosearch.export.evaluate import score_model, write_predictions
+    from autosearch.export.manifest import bundle_manifest
+
+    run_id, trial_id, objective = trial
+    manifest = bundle_manifest(cfg, split, run_id, trial_id, objective)
+    scores, outputs = score_model(model, pipeline, manifest, split)
+    if predictions is not None:
+        write_predictions(split, outputs, predictions)
+    if out is None:
+        return scores, None
+    return scores, write_bundle(model, pipeline, out, {**manifest, "scores": scores}, split.raw_x("validation"),
+                                force_h5=force_h5)

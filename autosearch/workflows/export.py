@@ -35,9 +35,7 @@ def export_run(
     Defaults: ``<run dir>/export/`` for the best trial, ``<run dir>/exports/<trial>/``
     for another one. The data is reloaded and must still match the run's fingerprint.
     """
-    from autosearch.export.bundle import check_replaceable, write_bundle
-    from autosearch.export.evaluate import score_model
-    from autosearch.export.manifest import bundle_manifest
+    from autosearch.export.bundle import check_replaceable, score_and_export
     from autosearch.tuning.automodel import load_trial_model
     from autosearch.tuning.checkpoints import checkpoint_path
 
@@ -69,6 +67,5 @@ def export_run(
     split = prepare_data(cfg)
     check_same_data(split, run.run_id, run.fingerprint, "restore it to export this run")
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
-    manifest = bundle_manifest(cfg, split, run.run_id, trial_id, trial.objective)
-    manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
-    return write_bundle(model, pipeline, out, manifest, split.raw_x("validation"), force_h5=force_h5)
+    return score_and_export(model, pipeline, cfg, split, (run.run_id, trial_id, trial.objective), out,
+                            force_h5=force_h5)[1]

@@ -131,9 +131,7 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
             baselines: bool = False) -> SearchResult:
     """Trials, then the best model's scores, predictions and bundle, then the run's end and report.
     ``baselines``: a resumed run whose kill came before its first trial scores the baselines it lacks."""
-    from autosearch.export.bundle import write_bundle
-    from autosearch.export.evaluate import score_model, write_predictions
-    from autosearch.export.manifest import bundle_manifest
+    from autosearch.export.bundle import score_and_export
     from autosearch.tuning.runner import run_trials
 
     since, t0 = time.time(), time.monotonic() - (resumption.elapsed if resumption else 0.0)
@@ -144,14 +142,12 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
             _score_missing_baselines(tracker, run_id, cfg, split, progress)
         outcome = (chief.run_trials if chief else run_trials)(cfg, tracker, run_id, run_dir, split, progress, resumption)
         best_trial_id = outcome.best_trial_id
-        manifest = bundle_manifest(cfg, split, run_id, best_trial_id, outcome.best_objective)
-        scores, outputs = score_model(outcome.model, outcome.pipeline, manifest, split)
-        write_predictions(split, outputs, run_dir / "predictions")
+        scores, bundle = score_and_export(outcome.model, outcome.pipeline, cfg, split,
+                                          (run_id, best_trial_id, outcome.best_objective),
+                                          run_dir / "export" if export else None, predictions=run_dir / "predictions")
         summary = {"best_objective": outcome.best_objective, "scores": scores, "n_trials": outcome.n_trials,
                    "baselines_won": baselines_that_won(tracker, run_id, scores)}
-        if export:
-            bundle = write_bundle(outcome.model, outcome.pipeline, run_dir / "export", {**manifest, "scores": scores},
-                                  split.raw_x("validation"))
+        if bundle is not None:
             summary["bundle"] = stored_path(bundle)
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
