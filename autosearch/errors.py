@@ -55,6 +55,10 @@ class SearchError(AutosearchError):
     """A search could not produce a usable model."""
 
 
+class UnsupportedVersionError(SearchError):
+    """The installed KerasTuner, AutoKeras or Keras is not the release autosearch's adapter was written for."""
+
+
 class RecordError(AutosearchError, ValueError):
     """A stored record (run, trial, epoch) lacks a field it needs: the tracker data is damaged or foreign."""
 

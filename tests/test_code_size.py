@@ -15,12 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("autosearch", "benchmarks")
 MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 60
-# Functions another part of issue 20 is splitting (autosearch/tuning/): remove each entry once it is split.
-KNOWN_LONG = {
-    ("autosearch/tuning/distributed.py", "run_worker_trials"),
-    ("autosearch/tuning/hooks.py", "tracked_tuner"),
-    ("autosearch/tuning/resume.py", "resume_oracle"),
-}
 
 
 def _sources() -> list[Path]:
@@ -64,16 +58,8 @@ def test_no_module_is_over_350_lines() -> None:
 
 
 def test_no_function_is_over_60_lines() -> None:
-    long = {key: n for p in _sources() for key, n in _long_functions(p).items()}
-    new = {f"{path} {where}": n for (path, where), n in long.items()
-           if (path, where.partition(":")[0]) not in KNOWN_LONG}
-    assert not new, f"functions over {MAX_FUNCTION_LINES} lines (split them along their seams): {new}"
-
-
-def test_every_known_long_function_is_still_long_else_drop_it_from_the_list() -> None:
-    long = {(path, where.partition(":")[0]) for p in _sources() for path, where in _long_functions(p)}
-    stale = sorted(KNOWN_LONG - long)
-    assert not stale, f"now {MAX_FUNCTION_LINES} lines or less: remove {stale} from KNOWN_LONG in {__file__}"
+    long = {f"{path} {where}": n for p in _sources() for (path, where), n in _long_functions(p).items()}
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them along their seams): {long}"
 
 
 @pytest.mark.parametrize("source", ["def f():\n    return 0\n    print(frame)\n",

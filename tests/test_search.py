@@ -14,7 +14,7 @@ from autosearch.config import TUNERS, load_pipeline
 from autosearch.data import prepare_data
 from autosearch.tracking import RunStatus, TrialKind, TrialState
 from autosearch.tracking.sqlite import SQLiteTracker
-from autosearch.tuning.hooks import trial_seed
+from autosearch.tuning.policy import trial_seed
 from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.search

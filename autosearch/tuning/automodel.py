@@ -1,5 +1,5 @@
 """Build, reload and fit the AutoKeras ``AutoModel`` of a pipeline: one code path for searching,
-re-exporting and re-training a trial."""
+re-exporting and re-training a trial (``tuning.reproduction``)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,12 @@ import pandas as pd
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.data.convert import split_inputs, table_to_array
-from autosearch.errors import SearchError
 from autosearch.spaces.graph import drawn_choices, input_layout
 from autosearch.spaces.hp import tune
 from autosearch.spaces.registry import get_space
-from autosearch.tracking import TrackerWriter, TrialRecord
+from autosearch.tuning import kt_adapter as kt
 from autosearch.tuning.checkpoints import PROJECT
-from autosearch.tuning.hooks import TrialHooks, interruptible, tracked_tuner
-from autosearch.tuning.progress import Progress, SilentProgress
+from autosearch.tuning.hooks import TrialHooks, interruptible
 
 
 def quiet_tensorflow() -> None:
@@ -34,29 +32,15 @@ def quiet_tensorflow() -> None:
     prints the traceback of every failed trial; the hooks record its last line and keep
     the whole of it in the trial's folder instead.
     """
-    from keras_tuner.src import config as kt_config
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-    kt_config.DEBUG = False
+    kt.quiet_kerastuner()
 
 
 def tensorboard(log_dir: Path) -> Any:
-    """Keras' TensorBoard callback, per-epoch summaries. Keras 3.12's calls ``tf.summary.scalar`` for every
-    metric of every batch even with ``update_freq="epoch"``, where no writer records them: 0.5 ms of CPU a
-    batch (measured; 2% of a text search) spent writing nothing. This one skips those calls, and only those."""
-    import keras
-
-    class EpochTensorBoard(keras.callbacks.TensorBoard):
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if self._should_trace or self.update_freq != "epoch" or self.write_steps_per_second:
-                super().on_train_batch_end(batch, logs)
-            elif self._should_write_train_graph:  # what Keras' method writes after the first batch
-                self._write_keras_model_train_graph()
-                self._should_write_train_graph = False
-
-    return EpochTensorBoard(log_dir=str(log_dir))
+    """Keras' TensorBoard callback writing per-epoch summaries only (``kt_adapter.epoch_tensorboard``)."""
+    return kt.epoch_tensorboard(log_dir)
 
 
 def _objective(cfg: PipelineConfig) -> Any:
@@ -131,14 +115,11 @@ def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras
 
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..."
         auto_model = build_auto_model(cfg, split, run_dir, ak.auto_model.get_tuner_class(cfg.search.tuner), False)
-    (x, y), _ = auto_model._check_and_adapt(model_inputs(split, "train", cfg), model_targets(split, "train"), None)
-    auto_model._analyze_data((x, y))
-    auto_model._build_hyper_pipeline()
     tuner = auto_model.tuner
     trial = tuner.oracle.get_trial(keras_trial_id)
-    tuner._prepare_model_build(trial.hyperparameters, x=x, y=y)
+    kt.prepare_trial_build(auto_model, model_inputs(split, "train", cfg), model_targets(split, "train"), trial)
     model = tuner.load_model(trial)
-    return model, ak_pipeline.load_pipeline(tuner._pipeline_path(keras_trial_id))
+    return model, ak_pipeline.load_pipeline(kt.pipeline_path(tuner, keras_trial_id))
 
 
 def fit(auto_model: Any, cfg: PipelineConfig, split: SplitData, epochs: int, callbacks: list,
@@ -150,64 +131,3 @@ def fit(auto_model: Any, cfg: PipelineConfig, split: SplitData, epochs: int, cal
             validation_data=(model_inputs(split, "validation", cfg), model_targets(split, "validation")),
             epochs=epochs, batch_size=cfg.search.batch_size, callbacks=callbacks, verbose=0,
         )
-
-
-def fixed_hyperparameters(values: Mapping[str, Any]) -> Any:
-    """KerasTuner hyperparameters with every value fixed (KerasTuner's own ``tuner/*`` bookkeeping left out)."""
-    import keras_tuner
-
-    hps = keras_tuner.HyperParameters()
-    for name, value in values.items():
-        if not name.startswith("tuner/"):
-            hps.Fixed(name, value)
-    return hps
-
-
-def train_trial_again(
-    cfg: PipelineConfig,
-    split: SplitData,
-    tracker: TrackerWriter,
-    record: TrialRecord,
-    epochs: int,
-    workdir: Path,
-    progress: Progress | None = None,
-) -> tuple[Any, Any]:
-    """Train one model from ``record``'s hyperparameters and seed, through the search's own code path.
-
-    The trial is recorded in ``tracker`` as ``record`` (its id, kind and links),
-    with per-epoch metrics, and trains exactly ``epochs`` epochs. Returns the
-    (model, fitted AutoKeras pipeline).
-    """
-    quiet_tensorflow()
-    import autokeras as ak
-    import keras
-
-    progress = progress or SilentProgress()
-    hooks = TrialHooks(tracker, record.run_id, cfg, progress, workdir, as_trial=record)
-    tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class("greedy"), hooks)
-    auto_model = build_auto_model(cfg, split, workdir, tuner_cls, overwrite=True, max_trials=1, kwargs={
-        "hyperparameters": fixed_hyperparameters(record.hyperparameters), "tune_new_entries": False,
-        "allow_new_entries": True})
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction, patience=epochs + 1),
-        tensorboard(workdir / "tensorboard"),
-    ]
-    progress.search_begin(1, epochs, cfg.search.objective, None)
-
-    def failure(exc: BaseException | None = None) -> SearchError:
-        live = hooks.trials.get(record.trial_id)
-        reason = (live and live.error) or (f"{type(exc).__name__}: {exc}" if exc else "no epoch was recorded")
-        return SearchError(f"the reproduction {record.trial_id} did not complete: {reason}")
-
-    try:
-        fit(auto_model, cfg, split, epochs, callbacks, hooks)
-    except BaseException as exc:
-        hooks.abort_current(exc)
-        live = hooks.trials.get(record.trial_id)
-        if isinstance(exc, Exception) and (live is None or live.objective is None):
-            raise failure(exc) from exc
-        raise
-    live = hooks.trials.get(record.trial_id)
-    if live is None or live.objective is None:
-        raise failure()
-    return auto_model.tuner.get_best_model(), auto_model.tuner.get_best_pipeline()

@@ -13,7 +13,9 @@ server bind the same port (gRPC's ``SO_REUSEPORT``). See docs/research/kerastune
   hyperparameters; a trial that lost two workers is failed instead, its budget slot given back); while
   trials run, a worker that would be told STOPPED is told IDLE, so it is still there to take a trial
   that is lost later; results from a worker for a trial it no longer owns are ignored; three
-  consecutive failures end the search (``fatal``) instead of hanging the chief.
+  consecutive failures end the search (``fatal``) instead of hanging the chief. The dropping is done by a
+  reaper thread, which ``stop_reaper()`` stops; the chief (``distributed.run_chief_trials``) stops it and
+  puts KerasTuner's own ``start_server`` back when it ends. KerasTuner's private names: ``kt_adapter``.
 """
 
 from __future__ import annotations
@@ -24,27 +26,26 @@ import threading
 import time
 from typing import Any, Callable
 
+from autosearch.tuning import kt_adapter as kt
+
 HEARTBEAT = "heartbeat:"  # update_trial(trial_id="heartbeat:<tuner id>", {}) is a beat, not a result
 MAX_LOSSES = 2  # a trial whose worker was lost this often is failed rather than retried again
 
 
 def install_chief_server(address: str, should_stop: Callable[[], BaseException | None], poll: float = 0.5,
-                         grace: float = 1.0) -> None:
+                         grace: float = 1.0) -> Callable[[Any], None]:
     """Serve the oracle on ``address`` (``host:port``) until the search ends, ``should_stop()`` returns an
-    exception (raised), or the oracle records a fatal error."""
+    exception (raised), or the oracle records a fatal error. Returns KerasTuner's own server, for
+    ``kt_adapter.set_start_server`` to put back when the chief ends."""
     from concurrent import futures
 
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
 
     from autosearch.errors import DistributedError
 
     def start_server(oracle: Any) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
-        servicer = oracle_chief.OracleServicer(oracle)
-        oracle.servicer = servicer
-        protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+        servicer = oracle.servicer = kt.add_servicer(oracle, server)
         try:
             server.add_insecure_port(address)
         except RuntimeError:
@@ -52,7 +53,7 @@ def install_chief_server(address: str, should_stop: Callable[[], BaseException |
                                    "not this machine's; pass another --port (or --host).") from None
         server.start()
         try:
-            while not (servicer.stop_triggered and oracle_chief.exit_chief(oracle)) and not oracle.fatal:
+            while not (servicer.stop_triggered and kt.chief_may_exit(oracle)) and not oracle.fatal:
                 stop = should_stop()
                 if stop is not None:
                     raise stop
@@ -60,7 +61,7 @@ def install_chief_server(address: str, should_stop: Callable[[], BaseException |
         finally:
             server.stop(grace).wait()
 
-    oracle_chief.start_server = start_server
+    return kt.set_start_server(start_server)
 
 
 class _Hardened:
@@ -75,15 +76,22 @@ class _Hardened:
         self.workers_seen: set[str] = set()
         self.fatal: str | None = None
         self.servicer: Any = None
-        threading.Thread(target=self._reaper_loop, args=(poll,), name="autosearch-reaper", daemon=True).start()
+        self._reaper_stop = threading.Event()
+        self.reaper = threading.Thread(target=self._reaper_loop, args=(poll,), name="autosearch-reaper", daemon=True)
+        self.reaper.start()
+
+    def stop_reaper(self, timeout: float | None = None) -> None:
+        """Stop the reaper thread (after the round it may be in) and wait for it; the chief calls it as it ends."""
+        self._reaper_stop.set()
+        if self.reaper is not threading.current_thread():
+            self.reaper.join(timeout)
 
     def _owner(self, trial_id: str) -> str | None:
         return next((tuner for tuner, t in self.ongoing_trials.items() if t.trial_id == trial_id), None)
 
     def create_trial(self, tuner_id: str) -> Any:
-        from keras_tuner.src.engine.trial import TrialStatus as TS
-
-        with _locked(self):
+        TS = kt.trial_status()
+        with kt.oracle_lock(self):
             self._heard[tuner_id] = time.time()
             if tuner_id not in self.workers_seen:
                 self.workers_seen.add(tuner_id)
@@ -100,12 +108,10 @@ class _Hardened:
             return trial
 
     def update_trial(self, trial_id: str, metrics: Any, step: int = 0) -> Any:
-        from keras_tuner.src.engine.trial import Trial, TrialStatus
-
-        with _locked(self):
+        with kt.oracle_lock(self):
             if trial_id.startswith(HEARTBEAT):
                 self._heard[trial_id[len(HEARTBEAT):]] = time.time()
-                return Trial(self.hyperparameters, trial_id=trial_id, status=TrialStatus.RUNNING)
+                return kt.new_trial(self.hyperparameters, trial_id, kt.trial_status().RUNNING)
             owner = self._owner(trial_id)
             if owner is None:
                 self._log(f"ignored a result for trial {trial_id} from a worker that no longer runs it")
@@ -114,7 +120,7 @@ class _Hardened:
             return super().update_trial(trial_id, metrics, step=step)
 
     def end_trial(self, trial: Any) -> None:
-        with _locked(self):
+        with kt.oracle_lock(self):
             owner = self._owner(trial.trial_id)
             if owner is None:
                 self._log(f"ignored the end of trial {trial.trial_id} from a worker that no longer runs it")
@@ -131,10 +137,9 @@ class _Hardened:
             raise
 
     def _reap_once(self) -> None:
-        from keras_tuner.src.engine.trial import TrialStatus as TS
-
+        TS = kt.trial_status()
         lost: list[tuple[str, str | None, str]] = []
-        with _locked(self):
+        with kt.oracle_lock(self):
             now = time.time()
             for tuner_id in sorted(self.tuner_ids):
                 silent = now - self._heard.get(tuner_id, now)
@@ -150,10 +155,7 @@ class _Hardened:
                 self._losses[trial.trial_id] += 1
                 trial.message = message
                 if self._losses[trial.trial_id] < MAX_LOSSES:
-                    trial.status = TS.INVALID  # KerasTuner's retry path: the next worker that asks re-runs it
-                    self._retry_queue.append(trial.trial_id)
-                    self._save_trial(trial)
-                    self.save()
+                    kt.requeue(self, trial)  # KerasTuner's retry path: the next worker that asks re-runs it
                     self._log(f"{message}; trial {trial.trial_id} goes to the next worker")
                 else:
                     trial.status = TS.FAILED
@@ -167,40 +169,18 @@ class _Hardened:
             self._on_lost(*args)
 
     def _reaper_loop(self, poll: float) -> None:
-        while True:
-            time.sleep(poll)
+        while not self._reaper_stop.wait(poll):
             try:
                 self._reap_once()
             except Exception as exc:  # noqa: BLE001 - keep the reaper alive; say why
                 self._log(f"reaper error: {type(exc).__name__}: {exc}"[:300])
 
 
-class _locked:
-    """KerasTuner's per-oracle lock (``@synchronized``), re-entrant for the thread that holds it."""
-
-    def __init__(self, oracle: Any):
-        from keras_tuner.src.engine import oracle as oracle_module
-
-        self.oracle, self.module, self.acquired = oracle, oracle_module, False
-
-    def __enter__(self) -> None:
-        name = threading.current_thread().name
-        if self.module.THREADS[self.oracle] != name:
-            self.module.LOCKS[self.oracle].acquire()
-            self.module.THREADS[self.oracle] = name
-            self.acquired = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self.acquired:
-            self.module.THREADS[self.oracle] = None
-            self.module.LOCKS[self.oracle].release()
-
-
 def harden(oracle: Any, lost_after: float, on_lost: Callable[[str, str | None, str], None],
            budget_exhausted: Callable[[], bool] = lambda: False, log: Callable[[str], None] = lambda m: None,
            poll: float = 1.0) -> Any:
     """Turn the chief's oracle into a ``_Hardened`` one (see the module doc); ``on_lost(tuner id, trial id,
-    message)`` is called for each trial whose worker was lost."""
+    message)`` is called for each trial whose worker was lost. Call its ``stop_reaper()`` when the chief ends."""
     cls = oracle.__class__
     oracle.__class__ = type(f"Hardened{cls.__name__}", (_Hardened, cls), {})
     oracle._harden(lost_after, on_lost, budget_exhausted, log, poll)

@@ -21,11 +21,14 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.errors import ChiefLost, SearchError
 from autosearch.tracking import Tracker, TrialKind, TrialState
-from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow, tensorboard
+from autosearch.tuning import kt_adapter as kt
+from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
 from autosearch.tuning.chief_oracle import HEARTBEAT, chief_env, harden, install_chief_server
 from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
+from autosearch.tuning.policy import WorkerPolicy
 from autosearch.tuning.progress import Progress
 from autosearch.tuning.runner import SearchOutcome, log_baselines
+from autosearch.tuning.trial_loop import LoopSetup, TrialLoop, callbacks
 
 CHIEF_ID = "chief"
 BEAT_EVERY = 2.0  # seconds between a worker's beats
@@ -39,15 +42,6 @@ class Cluster:
 
     bind: str
     lost_after: float = LOST_AFTER
-
-
-def _callbacks(cfg: PipelineConfig, run_dir: Path) -> list:
-    import keras
-
-    # Our own EarlyStopping keeps AutoKeras from retraining the best model after the search (final_fit).
-    return [keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
-                                          patience=cfg.search.patience or cfg.search.epochs),
-            tensorboard(run_dir / "tensorboard")]
 
 
 def search_trials(tracker: Tracker, run_id: str) -> list[Any]:
@@ -68,6 +62,7 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
     """Score the baselines, then serve the oracle on ``cluster.bind`` until every trial has ended;
     return the best trial the workers recorded. Raises ``SearchError`` when none completed."""
     chief_env(cluster.bind, CHIEF_ID)
+    kt.check_versions()
     quiet_tensorflow()
     import autokeras as ak
     from autokeras import pipeline as ak_pipeline
@@ -85,14 +80,17 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
     oracle = harden(auto_model.tuner.oracle, cluster.lost_after,
                     lambda tuner, trial, why: close_lost_trial(tracker, run_id, tuner, trial, why),
                     hooks.budget_exhausted, progress.message)
-    install_chief_server(cluster.bind, lambda: hooks.stop_requested)
+    stock_server = install_chief_server(cluster.bind, lambda: hooks.stop_requested)
     progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
     try:
-        fit(auto_model, cfg, split, cfg.search.epochs, _callbacks(cfg, run_dir), hooks)
+        fit(auto_model, cfg, split, cfg.search.epochs, callbacks(cfg, hooks.policy.patience(cfg), run_dir), hooks)
     except Exception as exc:
         if oracle.fatal or not _completed(tracker, run_id):
             raise _failure(tracker, run_id, oracle.fatal) from exc
         raise
+    finally:
+        oracle.stop_reaper(timeout=10.0)
+        kt.set_start_server(stock_server)
     search = search_trials(tracker, run_id)
     done = [t for t in search if t.state is TrialState.COMPLETED and t.objective is not None]
     best = best_of([t.objective for t in done], cfg.search.direction)
@@ -102,17 +100,15 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
     tuner = auto_model.tuner
     _leave_project_reloadable(tuner)
     model = tuner.load_model(tuner.oracle.get_trial(row.keras_trial_id))
-    pipeline = ak_pipeline.load_pipeline(tuner._pipeline_path(row.keras_trial_id))
+    pipeline = ak_pipeline.load_pipeline(kt.pipeline_path(tuner, row.keras_trial_id))
     return SearchOutcome(row.trial_id, row.objective, len(search), model, pipeline)
 
 
 def _leave_project_reloadable(tuner: Any) -> None:
     """Export, reproduce and resume reload the project as one process does (``tuner0.json``, ``oracle.json``):
     write both as the search ended (KerasTuner's chief leaves the last-ended trial listed as ongoing)."""
-    from keras_tuner.src import utils as kt_utils
-
     tuner.oracle.save()
-    kt_utils.save_json(str(Path(tuner.project_dir) / "tuner0.json"), tuner.get_state())
+    kt.save_json(str(Path(tuner.project_dir) / "tuner0.json"), tuner.get_state())
 
 
 def _completed(tracker: Tracker, run_id: str) -> bool:
@@ -147,17 +143,14 @@ class ChiefWatch:
         """Give the worker's oracle client a channel of ours (closed when the chief is lost, which ends a call
         blocked on it at once) and start beating on it."""
         import grpc
-        from keras_tuner.src import protos
 
         self.channel = grpc.insecure_channel(self.chief)
-        client.stub = protos.get_service_grpc().OracleStub(self.channel)
-        threading.Thread(target=self._run, args=(client.stub,), name="autosearch-chief-watch", daemon=True).start()
+        threading.Thread(target=self._run, args=(kt.oracle_stub(client, self.channel),), name="autosearch-chief-watch", daemon=True).start()
 
     def _run(self, stub: Any) -> None:
         import grpc
-        from keras_tuner.src import config, protos
 
-        request = protos.get_service().UpdateTrialRequest(trial_id=HEARTBEAT + self.tuner_id, metrics={}, step=0)
+        request = kt.beat_request(HEARTBEAT + self.tuner_id)
         last_ok = time.monotonic()
         while not self._done.wait(BEAT_EVERY):
             try:
@@ -170,7 +163,7 @@ class ChiefWatch:
             return
         self.lost = ChiefLost(f"worker {self.tuner_id}: the chief at {self.chief} has not answered for "
                               f"{self.lost_after:.0f} s; this worker stops (its trial is recorded INTERRUPTED).")
-        config.DEBUG = False  # KerasTuner would print the traceback of every call the closed channel ends
+        kt.quiet_kerastuner()  # KerasTuner would print the traceback of every call the closed channel ends
         self.stop(self.lost)
         self.channel.close()
         if not self._done.wait(self.lost_after):
@@ -186,28 +179,45 @@ class ChiefWatch:
 def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
                       progress: Progress, chief: str, tuner_id: str, lost_after: float = LOST_AFTER) -> int:
     """Train the trials the chief at ``chief`` hands out until it says STOPPED; returns how many this worker
-    ran. Raises ``ChiefLost`` when the chief stops answering."""
-    import grpc
-
+    ran. Raises ``ChiefLost`` when the chief stops answering. A held tracker lock costs no trial: its
+    records wait in ``<run dir>/workers/<worker id>/`` and are all written before this returns."""
     chief_env(chief, tuner_id)
     quiet_tensorflow()
-    import autokeras as ak
-    from keras_tuner.src.distribute import oracle_client
-    from keras_tuner.src.engine.trial import TrialStatus
+    kt.set_client_timeout(CONNECT_TIMEOUT)  # the chief may start after its workers
+    policy = WorkerPolicy(
+        worker=tuner_id, wrap=lambda tracked: worker_tuner(tracked, watch, lost_after),
+        # a retried trial gets a new row: <n>-a2, <n>-a3...
+        count_rows=lambda kt_id: sum(1 for t in search_trials(tracker, run_id) if t.keras_trial_id == kt_id),
+        lost=lambda exc: _lost(exc, watch, chief, tuner_id),
+        # the time budget runs from the run's start, as on the chief, not from this worker's
+        elapsed=max(time.time() - tracker.get_run(run_id).started_at, 0.0))
+    loop = TrialLoop(LoopSetup(cfg, tracker, run_id, run_dir, split, progress), policy)
+    watch = ChiefWatch(chief, tuner_id, lost_after, lambda lost: setattr(loop.hooks, "stop_requested", lost))
+    try:
+        loop.run()
+    finally:
+        watch.close()
+    return len(loop.hooks.finished())
 
-    from autosearch.tuning.resume import install_atomic_json
 
-    install_atomic_json()
-    oracle_client.TIMEOUT = CONNECT_TIMEOUT  # the chief may start after its workers
+def _lost(exc: BaseException, watch: ChiefWatch, chief: str, tuner_id: str) -> BaseException | None:
+    """A worker's failed fit: None when the chief said STOPPED, ``ChiefLost`` when it went silent."""
+    import grpc
 
-    def attempts_of(keras_trial_id: str) -> int:  # a retried trial gets a new row: <n>-a2, <n>-a3...
-        return sum(1 for t in search_trials(tracker, run_id) if t.keras_trial_id == keras_trial_id)
+    if isinstance(exc, _WorkerDone):
+        return None
+    lost = watch.lost or (ChiefLost(f"worker {tuner_id}: lost the chief at {chief} ({exc.code().name}); "
+                                    "this worker stops.") if isinstance(exc, grpc.RpcError) else None)
+    if lost is None:
+        return exc
+    lost.__suppress_context__ = True
+    return lost
 
-    # the time budget runs from the run's start, as on the chief, not from this worker's
-    hooks = TrialHooks(tracker, run_id, cfg, progress, run_dir, worker=tuner_id, attempts_of=attempts_of,
-                       started=time.monotonic() - max(time.time() - tracker.get_run(run_id).started_at, 0.0))
-    watch = ChiefWatch(chief, tuner_id, lost_after, lambda lost: setattr(hooks, "stop_requested", lost))
-    base = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks)
+
+def worker_tuner(base: type, watch: ChiefWatch, lost_after: float) -> type:
+    """A worker's tuner class, from the tracked one: it never touches the oracle's files, beats to the chief,
+    waits a second before re-asking for a trial and skips AutoKeras' end of the search."""
+    TrialStatus = kt.trial_status()
 
     class Worker(base):  # type: ignore[misc, valid-type]
         def reload(self) -> None:
@@ -218,7 +228,7 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
 
         def on_search_begin(self) -> None:
             super().on_search_begin()
-            oracle_client.TIMEOUT = lost_after  # first contact made: from now on a silent chief is lost
+            kt.set_client_timeout(lost_after)  # first contact made: from now on a silent chief is lost
             create = self.oracle.create_trial
 
             def create_trial(tuner: str) -> Any:
@@ -231,7 +241,7 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
             watch.start(self.oracle)
 
         def on_trial_end(self, trial: Any) -> None:
-            if watch.lost:  # nobody to report to: the except below records the trial INTERRUPTED
+            if watch.lost:  # nobody to report to: the loop records the trial INTERRUPTED
                 raise watch.lost
             super().on_trial_end(trial)
 
@@ -239,19 +249,4 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
             raise _WorkerDone()
 
     Worker.__name__ = Worker.__qualname__ = f"Worker{base.__name__}"
-    auto_model = build_auto_model(cfg, split, run_dir, Worker, overwrite=False)
-    progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
-    try:
-        fit(auto_model, cfg, split, cfg.search.epochs, _callbacks(cfg, run_dir), hooks)
-    except _WorkerDone:
-        pass
-    except BaseException as exc:
-        lost = watch.lost or (ChiefLost(f"worker {tuner_id}: lost the chief at {chief} ({exc.code().name}); "
-                                        "this worker stops.") if isinstance(exc, grpc.RpcError) else None)
-        hooks.abort_current(lost or exc)
-        if lost is not None:
-            raise lost from None
-        raise
-    finally:
-        watch.close()
-    return len(hooks.finished())
+    return Worker

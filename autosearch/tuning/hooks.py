@@ -8,8 +8,6 @@ backend. Each trial being trained is one ``LiveTrial``.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import math
 import signal
 import threading
@@ -17,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -30,8 +28,8 @@ from autosearch.tracking import (
     TrialRecord,
     TrialState,
 )
-from autosearch.tracking.records import trial_id_of
 from autosearch.tuning.checkpoints import prune_checkpoints
+from autosearch.tuning.policy import TrialPolicy, trial_seed  # noqa: F401 - trial_seed: benchmarks use it here
 from autosearch.tuning.progress import Progress
 from autosearch.tuning.verdicts import error_line, refusal
 from autosearch.tuning.resources import ResourceSampler
@@ -40,12 +38,6 @@ from autosearch.tuning.resources import ResourceSampler
 # for configurations it rejects (an oversized model): for us those are INVALID.
 # Any other exception in a trial KerasTuner calls INVALID: for us, FAILED.
 _KT_STATES = {"COMPLETED": TrialState.COMPLETED, "FAILED": TrialState.INVALID, "INVALID": TrialState.FAILED}
-
-
-def trial_seed(run_seed: int, keras_trial_id: str) -> int:
-    """A trial's seed, derived from the run seed and its KerasTuner id (stable across processes)."""
-    digest = hashlib.sha256(f"{run_seed}:{keras_trial_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % (2**31 - 1)
 
 
 def set_global_seed(seed: int) -> None:
@@ -100,33 +92,19 @@ class TrialHooks:
     trials: dict[str, LiveTrial] = field(default_factory=dict)  # by tracker trial id, in start order
     current: LiveTrial | None = None
     stop_requested: KeyboardInterrupt | None = None  # set by a signal; raised at the next batch end
-    # A reproduction runs one KerasTuner trial under another trial's id, seed and kind.
-    as_trial: TrialRecord | None = None
-    # A resumed run re-runs an interrupted KerasTuner trial: its earlier attempts keep their rows.
-    attempts: Mapping[str, int] = field(default_factory=dict)  # KerasTuner id -> rows it already has
-    earlier: Mapping[str, float] = field(default_factory=dict)  # KerasTuner id -> objective, completed before
-    # A worker of a distributed search records its id with each trial and counts a retried trial's earlier
-    # rows (other workers wrote them) when it begins.
-    worker: str | None = None
-    attempts_of: Callable[[str], int] | None = None
+    policy: TrialPolicy = field(default_factory=TrialPolicy)  # how this driver names, seeds, records trials
 
     def full_id(self, trial: Any) -> str:
-        if self.as_trial:
-            return self.as_trial.trial_id
-        earlier = self.attempts.get(trial.trial_id, 0)
-        return trial_id_of(self.run_id, f"{trial.trial_id}-a{earlier + 1}" if earlier else trial.trial_id)
+        return self.policy.trial_id(self.run_id, trial.trial_id)
 
     def seed_for(self, trial: Any) -> int:
-        if self.as_trial and self.as_trial.seed is not None:
-            return self.as_trial.seed
-        return trial_seed(self.cfg.search.seed, trial.trial_id)
+        return self.policy.seed(self.cfg, trial.trial_id)
 
     @property
     def prune_as_you_go(self) -> bool:
         """Only the best trial's weights are needed later, except by Hyperband, which warm-starts
         later trials from earlier ones (pruned when the search ends instead)."""
-        return (self.as_trial is None and self.worker is None and self.cfg.search.checkpoints == "best"
-                and self.cfg.search.tuner != "hyperband")  # a worker sees only its own trials: the chief prunes
+        return self.policy.may_prune and self.cfg.search.checkpoints == "best" and self.cfg.search.tuner != "hyperband"
 
     def budget_exhausted(self) -> bool:
         budget = self.cfg.search.time_budget
@@ -144,20 +122,15 @@ class TrialHooks:
         return sorted({t.error for t in self.finished() if t.error})
 
     def trial_begin(self, trial: Any) -> None:
-        if self.attempts_of is not None:
-            self.attempts = {**self.attempts, trial.trial_id: self.attempts_of(trial.trial_id)}
+        self.policy.begin(trial.trial_id)
         live = LiveTrial(self.full_id(trial), trial.trial_id,
                          first_epoch=int(trial.hyperparameters.values.get("tuner/initial_epoch", 0) or 0))
         self.trials[live.trial_id] = self.current = live
         live.hyperparameters = dict(trial.hyperparameters.values)
-        record = TrialRecord(
+        self.tracker.log_trial(self.policy.record(TrialRecord(
             trial_id=live.trial_id, run_id=self.run_id, kind=TrialKind.SEARCH, state=TrialState.RUNNING,
             hyperparameters=live.hyperparameters, seed=self.seed_for(trial), started_at=time.time(),
-            extra={"keras_trial_id": trial.trial_id, **({"worker": self.worker} if self.worker else {})},
-        )
-        if self.as_trial:
-            record = dataclasses.replace(self.as_trial, state=TrialState.RUNNING, started_at=record.started_at)
-        self.tracker.log_trial(record)
+            extra={"keras_trial_id": trial.trial_id})))
         live.sampler = ResourceSampler().start()
         self.progress.trial_begin(live.trial_id)
 
@@ -214,12 +187,12 @@ class TrialHooks:
             best_epoch=live.first_epoch + best[0] if completed else None,
             trainable_params=live.params, error=live.error, extra=extra,
             # the build registers conditional hyperparameters the oracle did not know at the trial's begin
-            hyperparameters=None if self.as_trial or grown == live.hyperparameters else grown,
+            hyperparameters=None if self.policy.keeps_hyperparameters or grown == live.hyperparameters else grown,
         )
         live.ended, self.current = True, None
         best_live = self.best()
         if self.prune_as_you_go and best_live is not None:
-            candidates = {**self.earlier, best_live.keras_trial_id: best_live.objective}
+            candidates = {**self.policy.earlier, best_live.keras_trial_id: best_live.objective}
             keep = best_of(list(candidates.values()), self.cfg.search.direction)
             # the files to delete are chosen now (a later trial's checkpoint is never one), deleted by a thread
             prune_checkpoints(self.run_dir, {list(candidates)[keep[0]]}, background=True)
@@ -238,34 +211,37 @@ class TrialHooks:
             error=live.error, extra=live.resources())
 
 
-def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = frozenset()) -> type:
-    """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``, Hyperband can
-    warm-start, and trials this machine cannot run are refused (``refusal``)."""
+def _epoch_recorder(hooks: TrialHooks, trial: Any, total_epochs: int) -> Any:
+    """The Keras callback that reports a trial's fit to ``hooks`` and stops it at a batch end on a signal."""
     import keras
-    from keras_tuner.errors import FailedTrialError
 
     class EpochRecorder(keras.callbacks.Callback):
-        def __init__(self, trial: Any, total_epochs: int):
-            super().__init__()
-            self.trial, self.total_epochs = trial, total_epochs
-
         def on_train_begin(self, logs: Any = None) -> None:
-            hooks.fit_begin(self.trial, self.model)
+            hooks.fit_begin(trial, self.model)
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if hooks.stop_requested is not None:  # Ctrl-C or SIGTERM, raised where Keras lets it through
                 raise hooks.stop_requested
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if hooks.epoch_end(self.trial, epoch, self.total_epochs, logs or {}):
+            if hooks.epoch_end(trial, epoch, total_epochs, logs or {}):
                 self.model.stop_training = True
 
+    return EpochRecorder()
+
+
+def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = frozenset()) -> type:
+    """Subclass an AutoKeras tuner so that its life-cycle hooks report to ``hooks``, Hyperband can
+    warm-start, and trials this machine cannot run are refused (``refusal``)."""
+    from keras_tuner.errors import FailedTrialError
+
+    from autosearch.tuning.kt_adapter import BuildOverride, save_build_config
     from autosearch.tuning.resume import ResumableTunerMixin
 
-    class Tracked(ResumableTunerMixin, base):  # type: ignore[misc, valid-type]
-        def _try_build(self, hp: Any) -> Any:
+    class Tracked(ResumableTunerMixin, BuildOverride, base):  # type: ignore[misc, valid-type]
+        def checked_build(self, hp: Any, build: Any) -> Any:
             try:
-                model = super()._try_build(hp)
+                model = build()
             except Exception as exc:
                 reason = refusal(hp.values, exc)
                 if reason:
@@ -286,18 +262,14 @@ def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = froze
             super().on_trial_begin(trial)
             hooks.trial_begin(trial)
 
-        def _build_and_fit_model(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+        def around_fit(self, trial: Any, fit: Any, *args: Any, **kwargs: Any) -> Any:
             set_global_seed(hooks.seed_for(trial))
             epochs = kwargs.get("epochs", hooks.cfg.search.epochs)
-            kwargs["callbacks"] = [*kwargs.get("callbacks", []), EpochRecorder(trial, epochs)]
-            history = super()._build_and_fit_model(trial, *args, **kwargs)
-            # KerasTuner's own _build_and_fit_model writes build_config.json, which Hyperband reloads to
-            # warm-start a later trial from this one; AutoKeras' override never does (NotFoundError).
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), _epoch_recorder(hooks, trial, epochs)]
+            history = fit(*args, **kwargs)
             model = self.__dict__.pop("_built_model", None)
-            if model is not None:
-                from keras_tuner.src import utils as kt_utils
-
-                kt_utils.save_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
+            if model is not None:  # so Hyperband can warm-start a later trial from this one
+                save_build_config(self, trial.trial_id, model)
             return history
 
         def on_trial_end(self, trial: Any) -> None:

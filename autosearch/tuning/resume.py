@@ -5,24 +5,23 @@ its own id): the ``trial_XX/trial.json`` files are the truth for each trial, ``o
 supplies the algorithm's state and is rebuilt from the trials when a kill truncated it; completed
 trials are never retrained; the trial that was running is re-run under its id (it counts once
 toward ``max_trials``), or closed as FAILED when it is in ``abandon`` (it killed the process
-before), its budget slot given back. KerasTuner's JSON writes are made atomic.
+before), its budget slot given back (the steps: ``oracle_repair``). KerasTuner's JSON writes are made atomic.
 Verified with keras-tuner 1.4.8 and autokeras 3.0.0 on the greedy, random, bayesian and
 hyperband tuners (kills before, during and after every JSON write).
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-INTERRUPTED = "interrupted: the search process died while this trial ran"
+from autosearch.tuning import kt_adapter as kt
+from autosearch.tuning import oracle_repair as repair
 
 
 # ---------------------------------------------------------------- atomic JSON writes
@@ -34,126 +33,28 @@ def install_atomic_json() -> None:
     during the write leaves a truncated file that ``reload`` cannot parse. Writing a temporary
     file in the same folder and ``os.replace``-ing it leaves either the old or the new version.
     """
-    from keras_tuner.src import utils
+    def wrap(original: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
+        def save_json(path: Any, obj: Any) -> str:
+            path = str(path)
+            if "://" in path:  # gs:// and friends: not a local rename
+                return original(path, obj)
+            text = json.dumps(obj)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path) or ".")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            return text
 
-    if getattr(utils.save_json, "atomic", False):
-        return
-    original = utils.save_json
+        return save_json
 
-    def save_json(path: Any, obj: Any) -> str:
-        path = str(path)
-        if "://" in path:  # gs:// and friends: not a local rename
-            return original(path, obj)
-        text = json.dumps(obj)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path) or ".")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return text
-
-    save_json.atomic = True  # type: ignore[attr-defined]
-    utils.save_json = save_json
-
-
-# ---------------------------------------------------------------- reading the project
-
-def _load_trials(project: Path) -> tuple[dict[str, Any], list[Path]]:
-    """Trials from ``trial_*/trial.json`` and the folders whose json is missing or unreadable."""
-    from keras_tuner.src.engine.trial import Trial
-
-    trials: dict[str, Any] = {}
-    broken: list[Path] = []
-    for folder in sorted(project.glob("trial_*")):
-        if not folder.is_dir():
-            continue
-        try:
-            trial = Trial.load(str(folder / "trial.json"))
-            if f"trial_{trial.trial_id}" != folder.name:
-                raise ValueError(f"{folder}: trial_id {trial.trial_id!r}")
-        except Exception:  # noqa: BLE001 - FileNotFoundError, JSONDecodeError, KeyError, ...
-            broken.append(folder)
-            continue
-        trials[trial.trial_id] = trial
-    return trials, broken
-
-
-def _load_oracle_json(project: Path) -> tuple[dict | None, str]:
-    path = project / "oracle.json"
-    try:
-        state = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None, "missing"
-    except (ValueError, UnicodeDecodeError) as exc:
-        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
-    needed = {"ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times", "retry_queue",
-              "seed", "seed_state", "tried_so_far", "id_to_hash", "display"}
-    if not isinstance(state, dict) or not needed <= state.keys():
-        return None, "incomplete"
-    return state, "ok"
-
-
-def _int_id(trial_id: str) -> int:
-    try:
-        return int(trial_id)
-    except ValueError:
-        return 1 << 30
-
-
-# ---------------------------------------------------------------- rebuilding oracle.json
-
-def _rebuild_state(oracle: Any, trials_in_order: list[Any]) -> None:
-    """The parts of oracle.json that the trials imply, on an oracle fresh from its constructor."""
-    for trial in trials_in_order:  # the space grows during the search (conditional blocks)
-        with contextlib.suppress(Exception):
-            oracle.update_space(trial.hyperparameters)
-    # Random draws use seeds seed_state, seed_state+1, ...: start past any seed used before so
-    # the resumed search does not replay the old draws (duplicates would be refused anyway).
-    used = sum(len(t.hyperparameters.space) + 1 for t in trials_in_order) * (oracle._max_collisions + 1)
-    oracle._seed_state = oracle.seed + used
-    if hasattr(oracle, "_tried_initial_hps"):  # AutoKeras GreedyOracle: the first trials used initial_hps
-        n = len(trials_in_order)
-        oracle._tried_initial_hps = [i < n for i in range(len(oracle.initial_hps))]
-    if hasattr(oracle, "_brackets"):  # KerasTuner HyperbandOracle
-        _rebuild_brackets(oracle, trials_in_order)
-
-
-def _rebuild_brackets(oracle: Any, trials_in_order: list[Any]) -> None:
-    """Replay HyperbandOracle's bracket bookkeeping from the trials' tuner/* values."""
-    n_brackets = oracle._get_num_brackets()
-    current, iteration = n_brackets - 1, 0  # the bracket the constructor opens
-    brackets = [{"bracket_num": current, "rounds": [[] for _ in range(current + 1)]}]
-    for trial in trials_in_order:
-        values = trial.hyperparameters.values
-        if "tuner/round" not in values:
-            continue
-        trial_id, round_num = trial.trial_id, int(values["tuner/round"])
-        if round_num == 0:
-            bracket_num = int(values["tuner/bracket"])
-            last = brackets[-1]
-            if last["bracket_num"] != bracket_num or len(last["rounds"][0]) >= oracle._get_size(bracket_num, 0):
-                while True:  # _increment_bracket_num until this trial's bracket
-                    current -= 1
-                    if current < 0:
-                        current, iteration = n_brackets - 1, iteration + 1
-                    if current == bracket_num:
-                        break
-                brackets.append({"bracket_num": current, "rounds": [[] for _ in range(current + 1)]})
-            brackets[-1]["rounds"][0].append({"past_id": None, "id": trial_id})
-        else:
-            past = values.get("tuner/trial_id")
-            for bracket in reversed(brackets):
-                rounds = bracket["rounds"]
-                if round_num < len(rounds) and any(i["id"] == past for i in rounds[round_num - 1]):
-                    rounds[round_num].append({"past_id": past, "id": trial_id})
-                    break
-    oracle._brackets, oracle._current_bracket, oracle._current_iteration = brackets, current, iteration
+    kt.wrap_save_json(wrap)
 
 
 # ---------------------------------------------------------------- the resume itself
@@ -162,110 +63,18 @@ def resume_oracle(oracle: Any, project: Path, abandon: frozenset[str] = frozense
     """Load and repair ``oracle`` (fresh from its constructor) from ``project``; returns a report.
 
     Replaces ``Oracle.reload``; the caller saves (``tuner.save()``). Interrupted trials are re-run
-    under their own id, except those in ``abandon``, which are closed as FAILED.
+    under their own id, except those in ``abandon``, which are closed as FAILED. The steps are
+    ``oracle_repair``'s, in its order.
     """
-    from keras_tuner.src.engine import metrics_tracking
-    from keras_tuner.src.engine.trial import TrialStatus as TS
-
-    report: dict[str, Any] = {"oracle_json": None, "removed": [], "interrupted": [], "rerun": [],
-                              "abandoned": [], "completed_kept": [], "ended_late": [], "rescored": []}
-    trials, broken = _load_trials(project)
-    newest = max((_int_id(t) for t in trials), default=-1)
-    for folder in broken:  # the trial being written when the process died (always the newest)
-        trial_id = folder.name[len("trial_"):]
-        if _int_id(trial_id) > newest:
-            shutil.rmtree(folder, ignore_errors=True)
-            report["removed"].append(trial_id)
-        else:  # cannot happen with one tuner; keep the id taken so the next id stays unique
-            from keras_tuner.src.engine.trial import Trial
-
-            placeholder = Trial(oracle.get_space(), trial_id=trial_id, status=TS.FAILED)
-            placeholder.message = "trial.json unreadable after a crash"
-            trials[trial_id] = placeholder
-            report["removed"].append(trial_id + " (kept as FAILED placeholder)")
-    for tmp in project.glob("**/.tmp-*.json"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-    state, report["oracle_json"] = _load_oracle_json(project)
-    oracle.trials = trials
-    in_order = sorted(trials.values(), key=lambda t: _int_id(t.trial_id))
-    if state is not None:
-        state["ongoing_trials"] = {k: v for k, v in state["ongoing_trials"].items() if v in trials}
-        if hasattr(oracle, "_brackets") and "brackets" in state:  # drop removed trials from the brackets
-            for bracket in state["brackets"]:
-                bracket["rounds"] = [[i for i in r if i["id"] in trials] for r in bracket["rounds"]]
-        try:
-            oracle.set_state(state)
-        except Exception as exc:  # noqa: BLE001
-            report["oracle_json"] = f"unusable ({type(exc).__name__}: {exc})"
-            state = None
-    if state is None:
-        _rebuild_state(oracle, in_order)
-        report["oracle_json"] += " -> rebuilt from trial.json files"
-
-    max_runs = oracle.max_retries_per_trial + 1
-    end_order = [i for i in dict.fromkeys(oracle.end_order) if i in trials]
-    retry = [i for i in dict.fromkeys(oracle._retry_queue) if i in trials]
-    for trial in in_order:
-        tid = trial.trial_id
-        if trial.status == TS.COMPLETED and trial.score is None:
-            name = getattr(oracle.objective, "name", None)
-            if name and trial.metrics.exists(name):
-                oracle.score_trial(trial)
-                report["rescored"].append(tid)
-            else:
-                trial.status = TS.RUNNING
-        if trial.status == TS.INVALID and oracle._run_times[tid] >= max_runs:
-            trial.status = TS.FAILED
-        if trial.status in (TS.COMPLETED, TS.FAILED):
-            if tid not in end_order:  # killed after trial.json said so, before oracle.json did
-                end_order.append(tid)
-                if state is not None:
-                    report["ended_late"].append(tid)
-            if tid in retry:
-                retry.remove(tid)
-            if trial.status == TS.COMPLETED:
-                report["completed_kept"].append(tid)
-            continue
-        if trial.status == TS.INVALID:  # crashed, waiting for a retry KerasTuner granted
-            if tid not in retry:
-                retry.append(tid)
-            continue
-        # RUNNING (or any other state): the process died during this trial.
-        report["interrupted"].append(tid)
-        trial.metrics = metrics_tracking.MetricsTracker()  # a re-run would otherwise average old+new
-        trial.score = trial.best_step = None
-        if tid in end_order:
-            end_order.remove(tid)
-        if tid not in abandon:
-            trial.message = None
-            if tid not in retry:
-                retry.append(tid)
-            report["rerun"].append(tid)
-        else:
-            trial.status, trial.message = TS.FAILED, INTERRUPTED
-            if tid in retry:
-                retry.remove(tid)
-            report["abandoned"].append(tid)
-            for bracket in getattr(oracle, "_brackets", []):  # free its Hyperband slot
-                bracket["rounds"] = [[i for i in r if i["id"] != tid] for r in bracket["rounds"]]
-        oracle._save_trial(trial)
+    report = repair.new_report()
+    trials = repair.load_trials(oracle, project, report)
+    from_json = repair.restore_state(oracle, project, trials, report)
+    end_order, retry = repair.settle_trials(oracle, trials, abandon, report, from_json)
     # Closed interrupted trials (this and earlier resumes) must not use up max_trials; the tuner adds
     # them when the search starts (AutoKeras' Hyperband sets oracle.max_trials after reload).
-    report["closed_interrupted"] = sum(1 for t in trials.values() if t.status == TS.FAILED and t.message == INTERRUPTED)
-
-    oracle.end_order = end_order
-    oracle._retry_queue = retry
-    oracle.ongoing_trials = {}
-    oracle.start_order = [i for i in dict.fromkeys(oracle.start_order) if i in trials]
-    oracle.start_order += [t.trial_id for t in in_order if t.trial_id not in oracle.start_order]
-    oracle._run_times = collections.defaultdict(lambda: 0, {k: v for k, v in oracle._run_times.items() if k in trials})
-    oracle._tried_so_far = set()
-    oracle._id_to_hash = collections.defaultdict(lambda: None)
-    for trial in in_order:
-        oracle._record_values(trial)
-    ids = sorted(_int_id(i) for i in trials)
+    report["closed_interrupted"] = repair.closed_interrupted(trials)
+    repair.reindex(oracle, end_order, retry)
+    ids = sorted(repair.int_id(i) for i in trials)
     report["trials"] = len(trials)
     report["dense_ids"] = ids == list(range(len(ids)))  # the next id, len(trials), is then new
     oracle.save()
@@ -330,14 +139,12 @@ class ResumableTunerMixin:
         super().__init__(*args, **kwargs)
 
     def reload(self) -> None:  # called by BaseTuner.__init__ when tuner0.json exists and overwrite=False
-        from keras_tuner.src import utils
-
         self.resume_report = resume_oracle(self.oracle, Path(self.project_dir), self.abandon)
         try:
-            self.set_state(utils.load_json(self._get_tuner_fname()))
+            self.set_state(kt.load_json(kt.tuner_file(self)))
         except Exception:  # noqa: BLE001
             self.resume_report["tuner_json"] = "unreadable -> reset"
-        self._finished = False  # AutoKeras: let search() run its end (best_model.keras, best_pipeline)
+        kt.reopen_search(self)
         self.save()
 
     def on_search_begin(self) -> None:

@@ -8,7 +8,6 @@ bundle) and the run's own start and end belong to the caller
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -19,12 +18,12 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.errors import SearchError
 from autosearch.tracking import TrackerWriter, TrialKind, TrialRecord, TrialState
-from autosearch.tracking.journal import JOURNAL, JournalledWriter
 from autosearch.tracking.records import trial_id_of
-from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow, tensorboard
 from autosearch.tuning.baselines import run_baselines
-from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
+from autosearch.tuning.hooks import TrialHooks, best_of
+from autosearch.tuning.policy import SearchPolicy
 from autosearch.tuning.progress import Progress
+from autosearch.tuning.trial_loop import LoopSetup, TrialLoop
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -83,65 +82,37 @@ def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir
     Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed. A held tracker lock costs
     no trial: its records wait in the run's journal (``tracking.journal``), all written before this returns.
     """
-    quiet_tensorflow()
-    import autokeras as ak
-    import keras
-
-    from autosearch.tuning.resume import install_atomic_json
-
-    install_atomic_json()  # a kill mid-write leaves KerasTuner's JSON files old or new, never half
-    journalled = JournalledWriter(tracker, run_dir / JOURNAL, run_id)
-    hooks = TrialHooks(journalled, run_id, cfg, progress, run_dir,
-                       started=time.monotonic() - (resumption.elapsed if resumption else 0.0),
-                       attempts=resumption.attempts if resumption else {},
-                       earlier={kt: obj for kt, obj in resumption.completed.values()} if resumption else {})
-    try:
-        if cfg.search.baselines and resumption is None:
-            log_baselines(journalled, run_id, cfg, split, progress)
-        set_global_seed(cfg.search.seed)
-        tuner_cls = tracked_tuner(ak.auto_model.get_tuner_class(cfg.search.tuner), hooks,
-                                  resumption.abandon if resumption else frozenset())
-        auto_model = build_auto_model(cfg, split, run_dir, tuner_cls, overwrite=resumption is None)
-        callbacks = [
-            # Our own EarlyStopping keeps AutoKeras from retraining the best model
-            # after the search (its final_fit), so the best model is the best trial.
-            keras.callbacks.EarlyStopping(monitor=cfg.search.objective, mode=cfg.search.direction,
-                                          patience=cfg.search.patience or cfg.search.epochs),
-            tensorboard(run_dir / "tensorboard"),
-        ]
-        progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
-        try:
-            fit(auto_model, cfg, split, cfg.search.epochs, callbacks, hooks)
-        except Exception as exc:
-            explained = _explain(exc, hooks, run_id)
-            if explained is exc:
-                raise
-            raise explained from exc
-        journalled.settle()  # the caller reads the trials back
-        earlier = {tid: obj for tid, (_, obj) in resumption.completed.items()} if resumption else {}
-        done = {**earlier, **{t.trial_id: t.objective for t in hooks.finished() if t.objective is not None}}
-        best = best_of(list(done.values()), cfg.search.direction)
-        if best is None:
-            errors = "; ".join(hooks.errors())
-            raise SearchError(f"run {run_id}: no trial completed" + (f" ({errors})." if errors else "."))
-        best_id = list(done)[best[0]]
-        return SearchOutcome(best_id, best[1], len(hooks.trials) + len(earlier), auto_model.tuner.get_best_model(),
-                             auto_model.tuner.get_best_pipeline())
-    except BaseException as exc:
-        hooks.abort_current(exc)
-        with contextlib.suppress(Exception):  # the search's own error is the one to report, without delay
-            journalled.settle(timeout=5.0)
-        journalled.close()  # what the lock still holds back stays journalled, for resume
-        raise
+    policy = SearchPolicy(explain=lambda exc, hooks: _explain(exc, hooks, run_id))
+    if resumption is not None:
+        policy = SearchPolicy(resumed=True, attempts=resumption.attempts, abandon=resumption.abandon,
+                              earlier={kt: obj for kt, obj in resumption.completed.values()},
+                              elapsed=resumption.elapsed, explain=policy.explain)
+    loop = TrialLoop(LoopSetup(cfg, tracker, run_id, run_dir, split, progress), policy)
+    baselines = (lambda writer: log_baselines(writer, run_id, cfg, split, progress)) if (
+        cfg.search.baselines and resumption is None) else None
+    auto_model = loop.run(baselines)
+    hooks = loop.hooks
+    earlier = {tid: obj for tid, (_, obj) in resumption.completed.items()} if resumption else {}
+    done = {**earlier, **{t.trial_id: t.objective for t in hooks.finished() if t.objective is not None}}
+    best = best_of(list(done.values()), cfg.search.direction)
+    if best is None:
+        errors = "; ".join(hooks.errors())
+        raise SearchError(f"run {run_id}: no trial completed" + (f" ({errors})." if errors else "."))
+    best_id = list(done)[best[0]]
+    return SearchOutcome(best_id, best[1], len(hooks.trials) + len(earlier), auto_model.tuner.get_best_model(),
+                         auto_model.tuner.get_best_pipeline())
 
 
-def _explain(exc: Exception, hooks: TrialHooks, run_id: str) -> Exception:
+def _explain(exc: BaseException, hooks: TrialHooks, run_id: str) -> BaseException:
     """With no completed trial AutoKeras fails looking for the best one, and KerasTuner gives up after
     3 consecutive failed trials: say why instead."""
     errors = "; ".join(hooks.errors())
     if hooks.best() is None:
-        return SearchError(f"run {run_id}: no trial completed ({errors or f'{type(exc).__name__}: {exc}'}).")
-    if "consecutive failures" in str(exc):
-        return SearchError(f"run {run_id}: KerasTuner stopped the search after consecutive failed trials "
-                           f"({errors}); the completed ones are in 'autosearch leaderboard {run_id}'.")
-    return exc
+        explained = SearchError(f"run {run_id}: no trial completed ({errors or f'{type(exc).__name__}: {exc}'}).")
+    elif "consecutive failures" in str(exc):
+        explained = SearchError(f"run {run_id}: KerasTuner stopped the search after consecutive failed trials "
+                                f"({errors}); the completed ones are in 'autosearch leaderboard {run_id}'.")
+    else:
+        return exc
+    explained.__cause__ = exc
+    return explained

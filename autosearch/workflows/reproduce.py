@@ -88,7 +88,7 @@ def reproduce(
     ``reproduces``. Refuses when the data's fingerprint changed (unless
     ``allow_data_change``) and for Hyperband trials warm-started from a parent.
     """
-    from autosearch.tuning.automodel import train_trial_again
+    from autosearch.tuning.reproduction import train_trial_again
 
     original = find_trial(tracker, trial_id)
     _check_reproducible(original, trial_id)
