@@ -44,8 +44,15 @@ def test_the_0_1_0_run_and_trials_read_back_with_their_values(old_home: Path) ->
         assert (run.status, run.pipeline, run.task, run.dataset, run.best_trial_id) == (
             RunStatus.COMPLETED, "structured", "structured_classification", "breast_cancer", BEST)
         assert run.fingerprint == "9d6ef928b5a9b17f6bb4770bec33a72921d5c8dedb47b74dbb6ef89bdd5c2a2b"
-        assert run.summary["bundle"] == BUNDLE and run.summary["run_dir"] == f"runs/{RUN_ID}"
-        assert run.summary["scores"] == {"metric": "accuracy", "test": 0.4, "validation": 0.4}
+        outcome = run.outcome  # the stored summary, typed
+        assert (outcome.bundle, outcome.run_dir, outcome.n_trials) == (BUNDLE, f"runs/{RUN_ID}", 1)
+        assert (run.bundle, run.run_dir) == (old_home / BUNDLE, old_home / "runs" / RUN_ID)
+        assert outcome.scores == {"metric": "accuracy", "test": 0.4, "validation": 0.4}
+        assert (outcome.best_objective, outcome.fitted, outcome.error) == (0.4000000059604645, {}, None)
+        assert run.duration == pytest.approx(14.990594685999895)
+        assert [(w["model"], w["test"]) for w in outcome.baselines_won] == [
+            ("gradient boosting (scikit-learn)", 0.925), ("always predicts benign", 0.625)]
+        assert set(run.artifacts) == {"bundle", "manifest", "report"} and outcome.other == {}
         trials = {t.trial_id: t for t in tracker.list_trials(RUN_ID)}
         assert sorted(trials) == sorted([BEST, f"{RUN_ID}/baseline-majority", f"{RUN_ID}/baseline-gradient_boosting"])
         best = trials[BEST]

@@ -15,6 +15,10 @@ from typing import Any, Mapping
 
 from autosearch.environment import autosearch_home
 from autosearch.errors import RecordError
+from autosearch.tracking.runsummary import RunSummary
+
+__all__ = ["EpochMetrics", "RunInfo", "RunStatus", "RunSummary", "TrialKind", "TrialRecord", "TrialState",
+           "split_trial_id", "trial_id_of"]
 
 
 class TrialState(str, enum.Enum):
@@ -103,7 +107,7 @@ class RunInfo:
     status: RunStatus = RunStatus.RUNNING
     ended_at: float | None = None
     best_trial_id: str | None = None
-    summary: Mapping[str, Any] = field(default_factory=dict)  # test score, paths
+    summary: Mapping[str, Any] = field(default_factory=dict)  # as stored; read it typed through ``outcome``
     heartbeat: Mapping[str, Any] = field(default_factory=dict)  # pid, host, at of the last beat; empty if none
 
     @property
@@ -111,11 +115,16 @@ class RunInfo:
         return self.data.get("fingerprint")
 
     @property
+    def outcome(self) -> RunSummary:
+        """The stored ``summary``, typed: paths, scores, duration, error, what was fitted, baselines that won."""
+        return RunSummary.from_dict(self.summary)
+
+    @property
     def run_dir(self) -> Path | None:
-        """Where the run's files live: a relative ``summary["run_dir"]`` (``runs/<run id>``) is resolved
+        """Where the run's files live: a relative recorded ``run_dir`` (``runs/<run id>``) is resolved
         against ``AUTOSEARCH_HOME`` so that a copied or moved home stays self-contained; absolute ones
         (older runs) are returned as recorded."""
-        return _home_path(self.summary.get("run_dir"))
+        return _home_path(self.outcome.run_dir)
 
     @property
     def objective(self) -> str | None:
@@ -128,32 +137,32 @@ class RunInfo:
 
     @property
     def best_objective(self) -> float | None:
-        return self.summary.get("best_objective")
+        return self.outcome.best_objective
 
     @property
     def scores(self) -> Mapping[str, Any]:
         """The best model's ``metric``, ``validation`` and ``test`` scores (empty until the run completes)."""
-        return self.summary.get("scores", {})
+        return self.outcome.scores
 
     @property
     def bundle(self) -> Path | None:
         """The best trial's bundle; relative paths are resolved against ``AUTOSEARCH_HOME`` like ``run_dir``."""
-        return _home_path(self.summary.get("bundle"))
+        return _home_path(self.outcome.bundle)
 
     @property
     def duration(self) -> float | None:
         """Seconds the search ran, as it measured them at its end: over all attempts of a resumed run
         (while a resumed run runs: its attempts before this one; None while a first attempt runs)."""
-        return self.summary.get("duration")
+        return self.outcome.duration
 
     @property
     def error(self) -> str | None:
-        return self.summary.get("error")
+        return self.outcome.error
 
     @property
     def artifacts(self) -> Mapping[str, str]:
         """Files attached to the run with ``log_artifact``: name -> path."""
-        return self.summary.get("artifacts", {})
+        return self.outcome.artifacts
 
     @property
     def baseline(self) -> Mapping[str, Any]:

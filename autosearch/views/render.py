@@ -83,10 +83,10 @@ def display_rows(rows: Sequence[Row]) -> list[Row]:
 def run_header(run: Any) -> str:
     """One line above a run's leaderboard: what ran on what, settings fitted to the data, baselines that won."""
     parts = [f"run {run.run_id}: {run.pipeline} ({run.task}) on {run.dataset}, {run.status.value}"]
-    fitted = run.summary.get("fitted") or {}
+    fitted = run.outcome.fitted
     if fitted:
         parts.append("fitted to the data: " + ", ".join(f"{k}={v}" for k, v in fitted.items()))
-    for won in run.summary.get("baselines_won", []):
+    for won in run.outcome.baselines_won:
         parts.append(f"baseline {won['model']} beat the search on test ({won['test']:.4f} vs "
                      f"{won['best_trial_test']:.4f})")
     return "; ".join(parts)

@@ -198,11 +198,11 @@ def _meta(run: RunInfo) -> str:
         ("run", run.run_id), ("pipeline", f"{run.pipeline} ({run.task})"), ("status", run.status.value),
         ("data set", run.dataset), ("data fingerprint", run.fingerprint), ("rows", json.dumps(data.get("rows"))),
         ("best trial", run.best_trial_id),
-        ("fitted to the data", ", ".join(f"{k} = {v}" for k, v in run.summary.get("fitted", {}).items()) or "-"),
+        ("fitted to the data", ", ".join(f"{k} = {v}" for k, v in run.outcome.fitted.items()) or "-"),
         ("test score", f"{scores.get('metric', '')} {scores.get('test', '')} (validation {scores.get('validation', '')})"),
         ("baseline", f"{base.get('name', '')}: test {base.get('test', '')}"),
         *[("baseline won", f"{w['model']}: test {w['test']:.4f} against the best trial's {w['best_trial_test']:.4f}")
-          for w in run.summary.get("baselines_won", [])],
+          for w in run.outcome.baselines_won],
         ("duration", f"{run.duration:.0f} s" if run.duration else ""),
         ("versions", ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)),
         ("git", f"{env.get('git', {}).get('commit')} (dirty: {env.get('git', {}).get('dirty')})"),

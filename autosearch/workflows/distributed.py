@@ -97,13 +97,13 @@ def find_run(tracker: Tracker, run_id: str | None, chief: str) -> RunInfo:
     port = chief.rpartition(":")[2]
     if run_id is None:
         live = [r for r in tracker.list_runs() if r.status is RunStatus.RUNNING
-                and str(r.summary.get("distributed", {}).get("chief", "")).rpartition(":")[2] == port]
+                and str(r.outcome.chief or "").rpartition(":")[2] == port]
         if len(live) != 1:
             raise DistributedError(f"{len(live)} running searches in {redact(tracker.uri)} have a chief on port "
                                    f"{port}; pass --run <run id> (the chief prints it).")
         return live[0]
     run = tracker.get_run(run_id)
-    recorded = run.summary.get("distributed", {}).get("chief")
+    recorded = run.outcome.chief
     if run.status is not RunStatus.RUNNING:
         raise DistributedError(f"run {run_id} is {run.status.value}, not running: a worker joins a live chief; "
                                "start a new search (autosearch chief ...).")
@@ -165,7 +165,7 @@ def run_worker(tracker: Tracker, chief: str, run_id: str | None = None, tuner_id
     tuner_id = tuner_id or default_worker_id()
     if "chief" in tuner_id:
         raise DistributedError(f"worker id {tuner_id!r} contains 'chief', which KerasTuner reserves; pick another.")
-    lost = lost_after or float(run.summary.get("distributed", {}).get("lost_after") or 20.0)
+    lost = lost_after or run.outcome.lost_after
     n = run_worker_trials(cfg, tracker, run.run_id, run_dir.resolve(), split, progress or SilentProgress(), chief,
                           tuner_id, lost)
     return WorkerResult(run.run_id, tuner_id, n)

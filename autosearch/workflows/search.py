@@ -24,6 +24,7 @@ from autosearch.spaces.graph import applied_fixes
 from autosearch.spaces.registry import AUTO, get_space
 from autosearch.errors import Marked, TrackerError
 from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind, TrialState, autosearch_home
+from autosearch.tracking.runsummary import RunSummary
 from autosearch.tuning.progress import Progress, SilentProgress
 from autosearch.workflows.heartbeat import Heartbeat
 
@@ -68,10 +69,10 @@ def run_search(
         tracker.start_run(RunInfo(
             run_id=run_id, pipeline=cfg.name, task=cfg.task, dataset=split.dataset.name, seed=cfg.search.seed,
             started_at=time.time(), config={**cfg.to_dict(), "source": cfg.source}, data=split.summary(),
-            environment=environment(), summary={
-                "run_dir": stored_path(run_dir), "fitted": fitted,
-                **({"fixes": applied_fixes(cfg.graph, cfg.space)} if cfg.graph else {}),
-                **({"distributed": chief.record} if chief else {})},
+            environment=environment(), summary=RunSummary(
+                run_dir=stored_path(run_dir), fitted=fitted,
+                fixes=tuple(applied_fixes(cfg.graph, cfg.space)) if cfg.graph else (),
+                distributed=chief.record if chief else {}).to_dict(),
         ))
     except BaseException:  # not recorded (a held lock, Ctrl-C while waiting for it): no folder of no run is left
         with contextlib.suppress(OSError):  # only while empty, as made just above
@@ -135,7 +136,7 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
     from autosearch.tuning.runner import run_trials
 
     since, t0 = time.time(), time.monotonic() - (resumption.elapsed if resumption else 0.0)
-    status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, {}, {}
+    status, best_trial_id, summary, artifacts = RunStatus.FAILED, None, RunSummary(), {}
     heartbeat = Heartbeat(tracker, run_id).__enter__()
     try:
         if baselines:
@@ -145,10 +146,10 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
         scores, bundle = score_and_export(outcome.model, outcome.pipeline, cfg, split,
                                           (run_id, best_trial_id, outcome.best_objective),
                                           run_dir / "export" if export else None, predictions=run_dir / "predictions")
-        summary = {"best_objective": outcome.best_objective, "scores": scores, "n_trials": outcome.n_trials,
-                   "baselines_won": baselines_that_won(tracker, run_id, scores)}
+        summary = RunSummary(best_objective=outcome.best_objective, scores=scores, n_trials=outcome.n_trials,
+                             baselines_won=tuple(baselines_that_won(tracker, run_id, scores)),
+                             bundle=None if bundle is None else stored_path(bundle))
         if bundle is not None:
-            summary["bundle"] = stored_path(bundle)
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
             _keep_only_the_best(run_dir, tracker.get_trial(best_trial_id, with_epochs=False).keras_trial_id,
@@ -159,12 +160,13 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
         exc.marked = Marked(run_id, _interrupted_since(tracker, run_id, since))  # type: ignore[attr-defined]
         raise
     except BaseException as exc:
-        summary = {"error": f"{type(exc).__name__}: {exc}"}
+        summary = RunSummary(error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         heartbeat.__exit__()
-        summary["duration"] = time.monotonic() - t0
-        tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id, summary=summary)
+        summary = dataclasses.replace(summary, duration=time.monotonic() - t0)
+        tracker.finish_run(run_id, status, ended_at=time.time(), best_trial_id=best_trial_id,
+                           summary=summary.to_dict())
     return _conclude(tracker, cfg, run_id, run_dir, artifacts)
 
 
@@ -187,8 +189,8 @@ def _conclude(tracker: Tracker, cfg: PipelineConfig, run_id: str, run_dir: Path,
         run_id=run_id, run_dir=run_dir, tracker_uri=tracker.uri, best_trial_id=run.best_trial_id,
         objective=cfg.search.objective, direction=cfg.search.direction, best_objective=run.best_objective,
         scores=run.scores, baseline=run.baseline, tensorboard_dir=run_dir / "tensorboard",
-        duration=run.duration, n_trials=run.summary["n_trials"], bundle=run.bundle,
-        baselines_won=tuple(run.summary["baselines_won"]),
+        duration=run.duration, n_trials=run.outcome.n_trials, bundle=run.bundle,
+        baselines_won=run.outcome.baselines_won,
     )
 
 
