@@ -145,3 +145,20 @@ def test_export_refuses_a_run_whose_data_changed_in_one_line_naming_run_fingerpr
     assert result.err.startswith(f"DataError: the data of run {RUN_ID} changed since it was recorded (fingerprint now ")
     assert "recorded 9d6ef928b5a9…); restore it to export this run." in result.err
     assert not out.exists()
+
+
+def test_today_reproduces_the_0_1_0_best_trial_and_exports_its_bundle(old_home: Path, cli) -> None:
+    result = cli("reproduce", BEST, "--export")
+    assert result.code in (0, 1), result.err[-2000:]  # 1: it does not hold (another TensorFlow may train otherwise)
+    bundle = old_home / "runs" / RUN_ID / "reproductions" / "0-r1" / "export"
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["trial_id"] == f"{BEST}-r1" and set(manifest["scores"]) == {"metric", "validation", "test"}
+
+
+def test_reproduce_refuses_changed_data_in_the_same_one_line(old_home: Path, cli) -> None:
+    _set_recorded_max_rows(old_home, 150)
+    result = cli("reproduce", BEST)
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert result.err.startswith(f"DataError: the data of run {RUN_ID} changed since it was recorded (fingerprint now ")
+    assert "recorded 9d6ef928b5a9…); restore it, or pass --allow-data-change" in result.err
+    assert not (old_home / "runs" / RUN_ID / "reproductions").exists()

@@ -92,7 +92,9 @@ def test_changed_data_is_refused_unless_allowed(searched) -> None:
                      if t.trial_id != result.best_trial_id and t.state is TrialState.COMPLETED
                      and "tuner/trial_id" not in t.hyperparameters)
         res = cli(home, "reproduce", trial.trial_id)
-        assert res.returncode == 2 and "fingerprint" in res.stderr and "--allow-data-change" in res.stderr
+        assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr[-2000:]
+        assert res.stderr.startswith(f"DataError: the data of run {result.run_id} changed since it was recorded "
+                                     "(fingerprint now ") and "--allow-data-change" in res.stderr
         res = cli(home, "reproduce", trial.trial_id, "--allow-data-change")
         assert res.returncode in (0, 1), res.stderr[-2000:]
         assert "CHANGED" in res.stdout

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from autosearch.config import config_from_run
 from autosearch.data import prepare_data
+from autosearch.data.split import check_same_data
 from autosearch.environment import environment
 from autosearch.errors import ReproduceError, UnknownTrialError
 from autosearch.tracking import Tracker, TrialKind, TrialRecord, TrialState
@@ -96,12 +97,9 @@ def reproduce(
     cfg = config_from_run(run.config, run.run_id)
     split = prepare_data(cfg)
     data_changed = split.fingerprint != run.fingerprint
-    if data_changed and not allow_data_change:
-        raise ReproduceError(
-            f"the data of {trial_id} changed: fingerprint {split.fingerprint[:12]}… != recorded "
-            f"{str(run.fingerprint)[:12]}… ({run.dataset}); restore the data, or pass --allow-data-change "
-            "to reproduce on the new data anyway (recorded with the trial)."
-        )
+    if not allow_data_change:
+        check_same_data(split, run.run_id, run.fingerprint, "restore it, or pass --allow-data-change to reproduce "
+                        "on the new data anyway (recorded with the trial)")
     drift = environment_drift(run.environment, environment())
     siblings = [t for t in tracker.find_trials([run.run_id]) if t.reproduces == original.trial_id]
     new_id = trial_id_of(run.run_id, f"{original.local_id}-r{len(siblings) + 1}")
@@ -137,13 +135,10 @@ def _check_reproducible(original: TrialRecord, trial_id: str) -> None:
 
 def _export(model: Any, pipeline: Any, cfg: Any, split: Any, reproduced: TrialRecord, out: Path) -> Path:
     """The reproduced model's bundle, scored on the test split as a search's best model is."""
-    from autosearch.export.bundle import write_bundle
-    from autosearch.export.evaluate import score_model
-    from autosearch.export.manifest import bundle_manifest
+    from autosearch.export.bundle import score_and_export
 
-    manifest = bundle_manifest(cfg, split, reproduced.run_id, reproduced.trial_id, reproduced.objective)
-    manifest["scores"] = score_model(model, pipeline, manifest, split)[0]
-    return write_bundle(model, pipeline, out, manifest, split.raw_x("validation"))
+    return score_and_export(model, pipeline, cfg, split, (reproduced.run_id, reproduced.trial_id,
+                                                          reproduced.objective), out)[1]
 
 
 def render(result: Reproduction) -> str:
