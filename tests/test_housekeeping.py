@@ -79,6 +79,7 @@ def test_rm_refuses_a_running_run(tmp_path: Path) -> None:
         tracker.heartbeat("20261125-100000-cccc", pid=os.getpid(), host=os.uname().nodename, at=time.time())
     res = cli(home, "rm", "20261125-100000-cccc", "--yes")
     assert res.returncode == 2 and "still running" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert f"still running (process {os.getpid()} on {os.uname().nodename})" in res.stderr  # the beat names it
     assert tracker.get_run("20261125-100000-cccc").status is RunStatus.RUNNING
 
 

@@ -40,7 +40,7 @@ def delete_run(tracker: Tracker, run_id: str) -> Path | None:
 
 
 def _where(run: RunInfo) -> str:
-    beat = run.summary.get("heartbeat") or {}
+    beat = run.heartbeat or {}  # the last beat of the process running it
     return f" (process {beat['pid']} on {beat['host']})" if beat.get("pid") else ""
 
 
