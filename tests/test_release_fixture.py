@@ -162,3 +162,18 @@ def test_reproduce_refuses_changed_data_in_the_same_one_line(old_home: Path, cli
     assert result.err.startswith(f"DataError: the data of run {RUN_ID} changed since it was recorded (fingerprint now ")
     assert "recorded 9d6ef928b5a9…); restore it, or pass --allow-data-change" in result.err
     assert not (old_home / "runs" / RUN_ID / "reproductions").exists()
+
+
+def test_resume_refuses_changed_data_in_the_same_one_line(old_home: Path, cli) -> None:
+    _set_recorded_max_rows(old_home, 150)
+    conn = sqlite3.connect(old_home / "tracker.db")
+    conn.execute("UPDATE runs SET status='INTERRUPTED' WHERE run_id=?", (RUN_ID,))
+    conn.commit()
+    conn.close()
+    result = cli("resume", RUN_ID)
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert result.err.startswith(f"DataError: the data of run {RUN_ID} changed since it was recorded (fingerprint now ")
+    assert "recorded 9d6ef928b5a9…); restore it to resume, or start a new search." in result.err
+    tracker = SQLiteTracker(old_home / "tracker.db")
+    assert tracker.get_run(RUN_ID).status is RunStatus.INTERRUPTED  # nothing was restarted
+    tracker.close()
