@@ -94,7 +94,8 @@ def test_postgresql_and_postgres_uris_and_the_environment_reach_the_same_databas
     uri = postgres.create_schema()
     with get_tracker(uri) as tracker:
         tracker.start_run(make_run())
-        assert tracker.uri.startswith(f"postgresql://autosearch@127.0.0.1:{postgres.port}/")  # no password
+        assert tracker.uri.startswith(f"postgresql://autosearch:***@127.0.0.1:{postgres.port}/")  # password masked
+        assert "autosearch-test" not in tracker.uri
     with get_tracker("postgres://" + uri.split("://", 1)[1]) as tracker:
         assert tracker.get_run(RUN_ID).dataset == "rotten_tomatoes"
     monkeypatch.setenv("AUTOSEARCH_TRACKING_URI", uri)
@@ -112,7 +113,7 @@ def _one_line_error(uri: str) -> str:
 
 def test_bad_credentials_fail_with_one_line_naming_the_uri(postgres: PostgresServer) -> None:
     message = _one_line_error(postgres.uri("postgres", password="wrong"))
-    assert message.startswith(f"cannot connect to tracker postgresql://autosearch@127.0.0.1:{postgres.port}/postgres")
+    assert message.startswith(f"cannot connect to tracker postgresql://autosearch:***@127.0.0.1:{postgres.port}/postgres")
     assert "password authentication failed" in message and "PGPASSWORD" in message, message
 
 
@@ -126,7 +127,7 @@ def test_an_unreachable_server_fails_with_one_line_saying_how_to_fix() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     message = _one_line_error(f"postgresql://autosearch:x@127.0.0.1:{port}/db")
-    assert f"cannot connect to tracker postgresql://autosearch@127.0.0.1:{port}/db" in message
+    assert f"cannot connect to tracker postgresql://autosearch:***@127.0.0.1:{port}/db" in message
     assert "Connection refused" in message and "check that the server is running" in message, message
 
 
