@@ -113,7 +113,8 @@ def _one_line_error(uri: str) -> str:
 
 def test_bad_credentials_fail_with_one_line_naming_the_uri(postgres: PostgresServer) -> None:
     message = _one_line_error(postgres.uri("postgres", password="wrong"))
-    assert message.startswith(f"cannot connect to tracker postgresql://autosearch:***@127.0.0.1:{postgres.port}/postgres")
+    shown = f"postgresql://autosearch:***@127.0.0.1:{postgres.port}/postgres"
+    assert message.startswith(f"cannot connect to tracker {shown}"), message
     assert "password authentication failed" in message and "PGPASSWORD" in message, message
 
 
