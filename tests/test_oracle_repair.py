@@ -166,6 +166,20 @@ def test_the_adapter_accepts_the_installed_versions_and_refuses_another_release_
     assert "\n" not in message and "keras-tuner 1.5.0 is installed" in message and "supports keras-tuner 1.4.x" in message
 
 
+def test_an_unsupported_release_is_refused_before_a_run_is_recorded(tmp_path, monkeypatch):
+    from conftest import PIPELINES
+
+    from autosearch.config import load_pipeline
+    from autosearch.tracking import get_tracker
+    from autosearch.workflows.search import run_search
+
+    monkeypatch.setitem(kt_adapter.SUPPORTED, "keras-tuner", ("9.9", "9.9.0"))
+    tracker = get_tracker(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with pytest.raises(UnsupportedVersionError, match="supports keras-tuner 9.9.x"):
+        run_search(load_pipeline(PIPELINES / "structured.toml"), tracker, tmp_path)
+    assert tracker.list_runs() == [] and not (tmp_path / "runs").exists()
+
+
 def test_the_chief_oracles_reaper_loses_a_silent_worker_and_stops_when_asked(tmp_path):
     lost: list[tuple] = []
     oracle = harden(_tuner(tmp_path).oracle, lost_after=0.3, on_lost=lambda *a: lost.append(a), poll=0.05)

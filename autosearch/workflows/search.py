@@ -58,8 +58,10 @@ def run_search(
 ) -> SearchResult:
     """Search ``cfg``'s space on its data, recording every trial in ``tracker``; see the module doc. With a
     ``chief`` (``workflows.distributed.Chief``) the trials run on workers: it announces the run and serves them."""
+    from autosearch.tuning.kt_adapter import check_versions
     from autosearch.tuning.runner import new_run_id
 
+    check_versions()  # an unsupported KerasTuner/AutoKeras/Keras is refused before a run is recorded
     split = split or prepare_data(cfg)  # rejects bad input before anything is written
     cfg, fitted = fit_settings(cfg, split)
     run_id = new_run_id()
@@ -89,8 +91,10 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
     interrupted trial run again (once: a trial that killed the process twice is closed instead), the
     remaining trial and time budgets honoured. Raises ``TrackerError`` for a completed or live run."""
     from autosearch.config import config_from_run
+    from autosearch.tuning.kt_adapter import check_versions
     from autosearch.tuning.runner import Resumption
 
+    check_versions()
     run = tracker.get_run(run_id)
     if run.status is RunStatus.COMPLETED:
         if run.run_dir is not None and run.run_dir.is_dir() and not (run.run_dir / "report.html").is_file():
