@@ -196,7 +196,7 @@ BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
                                   ["has options (bogus)", "sqlite:// takes none",
                                    "give the path alone, e.g. sqlite:////"]),
     "postgresql unknown option": (lambda t: ["search", "--tracker", "postgresql://u:pw@127.0.0.1:1/db?bogus=1"],
-                                  ["postgresql://u@127.0.0.1:1/db?bogus=1", "unknown option 'bogus'",
+                                  ["postgresql://u:***@127.0.0.1:1/db?bogus=1", "unknown option 'bogus'",
                                    "the options libpq knows are", "sslmode"]),
     "postgresql connect_timeout=abc": (
         lambda t: ["search", "--tracker", "postgresql://u@127.0.0.1:1/db?connect_timeout=abc"],

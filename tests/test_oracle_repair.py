@@ -16,6 +16,8 @@ import pytest
 
 keras_tuner = pytest.importorskip("keras_tuner")
 
+from conftest import PIPELINES  # noqa: E402
+
 from autosearch.errors import UnsupportedVersionError  # noqa: E402
 from autosearch.tuning import kt_adapter, oracle_repair  # noqa: E402
 from autosearch.tuning.chief_oracle import harden  # noqa: E402
@@ -167,8 +169,6 @@ def test_the_adapter_accepts_the_installed_versions_and_refuses_another_release_
 
 
 def test_an_unsupported_release_is_refused_before_a_run_is_recorded(tmp_path, monkeypatch):
-    from conftest import PIPELINES
-
     from autosearch.config import load_pipeline
     from autosearch.tracking import get_tracker
     from autosearch.workflows.search import run_search
