@@ -28,7 +28,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "structured_regression": ("structured", "regression"),
 }
 TUNERS = ("greedy", "bayesian", "hyperband", "random")
-CHECKPOINTS = ("best", "all")
+CHECKPOINTS, ENSEMBLES = ("best", "all"), ("auto", "off", "always")
 DIRECTIONS = ("max", "min")
 # problem -> the validation metrics a trial reports (its head's metrics and loss) -> the direction that is better
 OBJECTIVES: dict[str, dict[str, str]] = {
@@ -70,6 +70,7 @@ class SearchConfig:
     max_model_size: int | None = None  # parameters; larger models are INVALID trials
     baselines: bool = True  # score majority and classical reference models on the same split
     checkpoints: str = "best"  # trial weights kept on disk: "best" (what the tuner and best model need) or "all"
+    ensemble: str = "auto"  # "auto" (exported past tuning.ensemble's margin), "off", "always" (2+ members)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,6 @@ class PipelineConfig:
 
 _SECTIONS = {"data": DataConfig, "split": SplitConfig, "search": SearchConfig}
 _TOP_KEYS = ("name", "task", "data", "split", "search", "space", "graph")
-
-
 MIN_TIME_BUDGET = 1.0  # seconds; no budget at all is the key left out
 
 
@@ -207,8 +206,9 @@ def _validate(cfg: PipelineConfig) -> None:
     src, s = cfg.source, cfg.search
     if s.tuner not in TUNERS:
         raise ConfigError(f"{src}: search.tuner = '{s.tuner}' is not allowed; use one of {', '.join(TUNERS)}.")
-    if s.checkpoints not in CHECKPOINTS:
-        raise ConfigError(f"{src}: search.checkpoints = '{s.checkpoints}' is not allowed; use best or all.")
+    for key, allowed in (("checkpoints", CHECKPOINTS), ("ensemble", ENSEMBLES)):
+        if getattr(s, key) not in allowed:
+            raise ConfigError(f"{src}: search.{key} = '{getattr(s, key)}' is not allowed; use {', '.join(allowed)}.")
     if s.direction not in DIRECTIONS:
         raise ConfigError(f"{src}: search.direction = '{s.direction}' is not allowed; use max or min.")
     _validate_objective(cfg)
