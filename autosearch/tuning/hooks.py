@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -73,6 +73,7 @@ class LiveTrial:
     diverged_at: int | None = None  # the first epoch whose loss was not finite; training stops there
     error: str | None = None
     ended: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)  # added to the row's extra as it ends (tuning.selection)
 
     def resources(self) -> dict[str, float]:
         sampler, self.sampler = self.sampler, None
@@ -93,6 +94,7 @@ class TrialHooks:
     current: LiveTrial | None = None
     stop_requested: KeyboardInterrupt | None = None  # set by a signal; raised at the next batch end
     policy: TrialPolicy = field(default_factory=TrialPolicy)  # how this driver names, seeds, records trials
+    chooser: Callable[[list[LiveTrial]], LiveTrial | None] | None = None  # the selection rule (tuning.selection)
 
     def full_id(self, trial: Any) -> str:
         return self.policy.trial_id(self.run_id, trial.trial_id)
@@ -115,6 +117,8 @@ class TrialHooks:
 
     def best(self) -> LiveTrial | None:
         done = self.finished()
+        if self.chooser is not None:
+            return self.chooser(done)
         found = best_of([t.objective for t in done], self.cfg.search.direction)
         return None if found is None else done[found[0]]
 
@@ -179,7 +183,7 @@ class TrialHooks:
             state, live.error = TrialState.FAILED, f"no finite {self.cfg.search.objective} was reported"
         completed = state is TrialState.COMPLETED
         live.objective = best[1] if completed else None
-        extra = {"keras_tuner_status": kt_status, **live.resources()}
+        extra = {"keras_tuner_status": kt_status, **live.resources(), **live.notes}
         extra.update({k: v for k, v in (("model_summary", live.summary_path), ("traceback", live.traceback_path)) if v})
         grown = dict(trial.hyperparameters.values)
         self.tracker.finish_trial(

@@ -291,3 +291,18 @@ def epoch_tensorboard(log_dir: Path) -> Any:
                 self._should_write_train_graph = False
 
     return EpochTensorBoard(log_dir=str(log_dir))
+
+
+def order_best_trials(oracle: Any, order: Callable[[list[Any]], list[Any]]) -> None:
+    """Make ``oracle.get_best_trials`` (what ``get_best_model``, ``get_best_pipeline`` and AutoKeras' greedy
+    oracle read) rank its COMPLETED trials by ``order`` (the selection rule, ``tuning.selection``) instead of
+    by score alone, where the first of equal scores wins; the other trials follow as KerasTuner's do."""
+    completed = trial_status().COMPLETED
+
+    def get_best_trials(num_trials: int = 1) -> list[Any]:
+        done = order([t for t in oracle.trials.values() if t.status == completed])
+        if len(done) < num_trials:
+            done += [t for t in oracle.trials.values() if t.status != completed]
+        return done[:num_trials]
+
+    oracle.get_best_trials = get_best_trials

@@ -17,12 +17,13 @@ from typing import Any, Mapping
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.errors import SearchError
-from autosearch.tracking import TrackerWriter, TrialKind, TrialRecord, TrialState
+from autosearch.tracking import Tracker, TrackerWriter, TrialKind, TrialRecord, TrialState
 from autosearch.tracking.records import trial_id_of
 from autosearch.tuning.baselines import run_baselines
-from autosearch.tuning.hooks import TrialHooks, best_of
-from autosearch.tuning.policy import SearchPolicy
+from autosearch.tuning.crossval import Outputs
+from autosearch.tuning.hooks import TrialHooks
 from autosearch.tuning.progress import Progress
+from autosearch.tuning.selection import SelectingPolicy, Selector
 from autosearch.tuning.trial_loop import LoopSetup, TrialLoop
 
 
@@ -52,6 +53,7 @@ class SearchOutcome:
     n_trials: int
     model: Any = field(repr=False)
     pipeline: Any = field(repr=False)  # the fitted AutoKeras preprocessing of the best trial
+    selection: Mapping[str, Any] = field(default_factory=dict)  # how trials were compared (the run summary's)
 
 
 def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, split: SplitData,
@@ -75,32 +77,42 @@ def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, spli
 
 
 def run_trials(cfg: PipelineConfig, tracker: TrackerWriter, run_id: str, run_dir: Path, split: SplitData,
-               progress: Progress, resumption: Resumption | None = None) -> SearchOutcome:
+               progress: Progress, resumption: Resumption | None = None,
+               outputs: Outputs | None = None) -> SearchOutcome:
     """Score the baselines and search ``cfg``'s space, recording every trial of run ``run_id``.
 
-    A trial still running when this raises is closed first (INTERRUPTED on
+    The best trial is the selection rule's (``tracking.selection``; on small data by cross-validation,
+    whose out-of-fold ``outputs(model, pipeline, rows)`` are kept when given): the oracle's best, whose model
+    and pipeline are returned. A trial still running when this raises is closed first (INTERRUPTED on
     Ctrl-C, FAILED otherwise). Raises ``SearchError`` when no trial completed. A held tracker lock costs
     no trial: its records wait in the run's journal (``tracking.journal``), all written before this returns.
     """
-    policy = SearchPolicy(explain=lambda exc, hooks: _explain(exc, hooks, run_id))
+    earlier_records = tracker.list_trials(run_id, with_epochs=True) if (
+        resumption is not None and isinstance(tracker, Tracker)) else []
+    selector = Selector(cfg, split, run_id, run_dir, outputs, earlier_records)
+    policy = SelectingPolicy(explain=lambda exc, hooks: _explain(exc, hooks, run_id), selector=selector)
     if resumption is not None:
-        policy = SearchPolicy(resumed=True, attempts=resumption.attempts, abandon=resumption.abandon,
-                              earlier={kt: obj for kt, obj in resumption.completed.values()},
-                              elapsed=resumption.elapsed, explain=policy.explain)
+        policy = SelectingPolicy(resumed=True, attempts=resumption.attempts, abandon=resumption.abandon,
+                                 earlier={kt: obj for kt, obj in resumption.completed.values()},
+                                 elapsed=resumption.elapsed, explain=policy.explain, selector=selector)
     loop = TrialLoop(LoopSetup(cfg, tracker, run_id, run_dir, split, progress), policy)
+    selector.attach(loop.hooks)
     baselines = (lambda writer: log_baselines(writer, run_id, cfg, split, progress)) if (
         cfg.search.baselines and resumption is None) else None
     auto_model = loop.run(baselines)
     hooks = loop.hooks
-    earlier = {tid: obj for tid, (_, obj) in resumption.completed.items()} if resumption else {}
-    done = {**earlier, **{t.trial_id: t.objective for t in hooks.finished() if t.objective is not None}}
-    best = best_of(list(done.values()), cfg.search.direction)
-    if best is None:
+    tracker_ids = {kt: tid for tid, (kt, _) in (resumption.completed.items() if resumption else ())}
+    tracker_ids.update({t.keras_trial_id: t.trial_id for t in hooks.finished() if t.objective is not None})
+    objectives = {tid: obj for tid, (_, obj) in (resumption.completed.items() if resumption else ())}
+    objectives.update({t.trial_id: t.objective for t in hooks.finished() if t.objective is not None})
+    best = auto_model.tuner.oracle.get_best_trials(1) if tracker_ids else []
+    best_id = tracker_ids.get(best[0].trial_id) if best else None
+    if best_id is None:
         errors = "; ".join(hooks.errors())
         raise SearchError(f"run {run_id}: no trial completed" + (f" ({errors})." if errors else "."))
-    best_id = list(done)[best[0]]
-    return SearchOutcome(best_id, best[1], len(hooks.trials) + len(earlier), auto_model.tuner.get_best_model(),
-                         auto_model.tuner.get_best_pipeline())
+    n_trials = len(hooks.trials) + (len(resumption.completed) if resumption else 0)
+    return SearchOutcome(best_id, objectives[best_id], n_trials,
+                         auto_model.tuner.get_best_model(), auto_model.tuner.get_best_pipeline(), selector.record)
 
 
 def _explain(exc: BaseException, hooks: TrialHooks, run_id: str) -> BaseException:

@@ -2,7 +2,9 @@
 
 One row per trial: ids, kind, state, the objective, best epoch, parameters,
 times, resources, error, and every hyperparameter as an ``hp.<name>`` column.
-Completed trials come first, best first (in each run's objective direction);
+Completed trials come first, best first by the selection rule (``tracking.selection``: the one the search's
+oracle and its export follow; ``selection_score`` is the objective or, on small data, the cross-validated
+mean, ``selection_se`` its standard error, ``tie`` marks the trials inside the best one's tie band);
 failed and other unfinished trials follow in start order.
 
 The rows need no pandas, whose import alone costs a quarter of a second: the
@@ -23,6 +25,7 @@ from autosearch.tracking import (
     TrialState,
     get_tracker,
 )
+from autosearch.tracking.selection import SELECTION, Candidate, candidate_of, in_band, rank
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,11 +34,11 @@ Row = dict[str, Any]
 HP_PREFIX = "hp."
 BASE_COLUMNS = [
     "rank", "run_id", "trial_id", "kind", "state", "objective_name", "direction", "objective", "score_metric",
-    "validation_score", "test_score", "best_epoch",
+    "validation_score", "test_score", "selection_score", "selection_se", "cv_folds", "tie", "best_epoch",
     "trainable_params", "started_at", "ended_at", "duration_s", "peak_rss_mb", "cpu_percent", "seed",
     "reproduces", "error", "worker",
 ]
-INT_COLUMNS = ("rank", "best_epoch", "trainable_params", "seed")
+INT_COLUMNS = ("rank", "cv_folds", "best_epoch", "trainable_params", "seed")
 TEXT_COLUMNS = ("run_id", "trial_id", "kind", "state", "objective_name", "direction", "score_metric", "reproduces",
                 "error", "worker")
 TIME_COLUMNS = ("started_at", "ended_at")  # seconds since the epoch in rows; UTC timestamps in frames
@@ -101,14 +104,63 @@ def _scores(trial: TrialRecord, run: RunInfo) -> dict[str, Any]:
 
 def ranked_rows(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> list[Row]:
     """Rows of ``trials`` in leaderboard order, ranked (see module doc); every row has every column."""
-    ordered = sorted(trials, key=lambda t: t.leaderboard_key(runs[t.run_id].direction))
-    rows, rank = [_row(t, runs[t.run_id]) for t in ordered], 0
+    trials = list(trials)
+    candidates = {t.trial_id: c for t in trials if t.ranked
+                  for c in [candidate_of(t, runs[t.run_id].objective, _validation_rows(runs[t.run_id]))] if c}
+    ordered, marks = _rule_order(trials, candidates, runs)
+    ordered += sorted((t for t in trials if t.trial_id not in candidates),
+                      key=lambda t: t.leaderboard_key(runs[t.run_id].direction))
+    rows, rank_no = [_row(t, runs[t.run_id]) for t in ordered], 0
     for t, row in zip(ordered, rows):
-        if t.ranked and t.kind is not TrialKind.BASELINE:
-            rank += 1
-            row["rank"] = rank
+        c = candidates.get(t.trial_id)
+        if c is not None:
+            cv = ((t.extra or {}).get(SELECTION) or {}).get("cv") or {}
+            row.update(selection_score=c.score, selection_se=c.se, cv_folds=cv.get("folds") if c.cross_validated
+                       else None, tie=marks.get(t.trial_id, False))
+        if c is not None and t.kind is not TrialKind.BASELINE:
+            rank_no += 1
+            row["rank"] = rank_no
     columns = [*BASE_COLUMNS, *sorted({c for r in rows for c in r if c.startswith(HP_PREFIX)})]
     return [{c: r.get(c) for c in columns} for r in rows]
+
+
+def _validation_rows(run: RunInfo) -> int | None:
+    return (run.data.get("rows") or {}).get("validation")
+
+
+def _rule_order(trials: list[TrialRecord], candidates: dict[str, Candidate],
+                runs: dict[str, RunInfo]) -> tuple[list[TrialRecord], dict[str, bool]]:
+    """The ranked trials in the rule's order (runs of each direction together, in the order they first
+    appear), and which of them lie in the tie band of their run's first (when two or more do)."""
+    by_id = {t.trial_id: t for t in trials}
+    directions = list(dict.fromkeys(runs[by_id[i].run_id].direction for i in candidates))
+    ordered: list[TrialRecord] = []
+    marks: dict[str, bool] = {}
+    for direction in directions:
+        picked = rank([c for i, c in candidates.items() if runs[by_id[i].run_id].direction == direction], direction)
+        ordered += [by_id[c.trial_id] for c in picked]
+        sign = 1.0 if direction == "max" else -1.0
+        for group in dict.fromkeys(c.group for c in picked):
+            mine = [c for c in picked if c.group == group]
+            pool = [c for c in mine if c.cross_validated == mine[0].cross_validated]  # the first pick's pool
+            top = max(pool, key=lambda c: sign * c.score)
+            marks.update({c.trial_id: in_band(top, c, direction) for c in mine})
+    for group in {c.group for c in candidates.values()}:
+        tied = [i for i, c in candidates.items() if c.group == group and marks.get(i)]
+        if len(tied) < 2:
+            marks.update({i: False for i in tied})
+    return ordered, marks
+
+
+def _with_best_epochs(tracker: Tracker, trials: list[TrialRecord]) -> list[TrialRecord]:
+    """``trials``, those of runs recorded before the selection rule (no ``extra["selection"]``) read again with
+    their epochs: the rule breaks a tie by the best epoch's validation loss."""
+    old_runs = {t.run_id for t in trials if t.ranked and t.kind is not TrialKind.BASELINE
+                and SELECTION not in (t.extra or {})}
+    if not old_runs:
+        return trials
+    full = {t.trial_id: t for run_id in old_runs for t in tracker.list_trials(run_id, with_epochs=True)}
+    return [full.get(t.trial_id, t) for t in trials]
 
 
 def frame_of(rows: Sequence[Row]) -> "pd.DataFrame":
@@ -152,11 +204,10 @@ def leaderboard_rows(
     tracker = get_tracker(tracker)
     runs = resolve_runs(tracker, run, all_runs, task)
     by_rank = not sort or sort in ("objective", "rank")
-    trials = tracker.find_trials(
+    trials = tracker.find_trials(  # the rule ranks after reading: no ``top`` in the query
         [r.run_id for r in runs], states=_parse_enum(TrialState, status, "--status"),
-        kinds=_parse_enum(TrialKind, kind, "--kind"), top=top if by_rank else None,
-    )
-    rows = ranked_rows(trials, {r.run_id: r for r in runs})
+        kinds=_parse_enum(TrialKind, kind, "--kind"))
+    rows = ranked_rows(_with_best_epochs(tracker, trials), {r.run_id: r for r in runs})
     if not by_rank:
         column, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
         columns = list(rows[0]) if rows else BASE_COLUMNS

@@ -60,14 +60,17 @@ def display_rows(rows: Sequence[Row]) -> list[Row]:
     obj_label = next(iter(objective)) if len(objective) == 1 else "objective"
     hps = varying_hyperparameters(rows)
     workers = any(isinstance(r["worker"], str) for r in rows)  # a distributed search's runs
+    cv = any(not missing(r.get("cv_folds")) for r in rows)  # small data: trials compared by cross-validation
     out = []
     for r in rows:
         status = r["state"] if not isinstance(r["error"], str) else f"{r['state']}: {r['error'][:70]}"
         kind = "" if r["kind"] == "search" else f" ({r['kind']})"
         out.append({
-            "rank": _int(r["rank"]),
+            "rank": _int(r["rank"]) + ("=" if r.get("tie") is True else ""),  # "=": in the best's tie band
             "trial": r["trial_id"] + kind,
             obj_label: _num(r["objective"]),
+            **({"cv mean": _num(r["selection_score"]) if not missing(r.get("cv_folds")) else "-"} if cv else {}),
+            "±": _num(r.get("selection_se"), 3),  # the standard error the tie band is made of
             "test": _num(r["test_score"]),
             **{h[len(HP_PREFIX):].split("/")[-1]: _hp(r.get(h)) for h in hps},
             "best epoch": _int(r["best_epoch"]),
