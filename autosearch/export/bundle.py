@@ -217,16 +217,17 @@ def _replace_dir(src: Path, dst: Path) -> None:
 
 
 def score_and_export(model: Any, pipeline: Any, cfg: Any, split: Any, trial: tuple[str, str, float | None],
-                     out: Path | None, *, predictions: Path | None = None,
-                     force_h5: bool = False) -> tuple[dict[str, Any], Path | None]:
+                     out: Path | None, *, predictions: Path | None = None, force_h5: bool = False,
+                     manifest_extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Path | None]:
     """The one export sequence of search, export and reproduce: the manifest of ``trial`` (run id, trial id,
-    objective), the model's scores on validation and test (their predictions kept in ``predictions`` when
-    given), then the bundle in ``out`` (none when ``out`` is None). Returns the scores and the bundle."""
+    objective; plus ``manifest_extra``, e.g. an ensemble's members), the model's scores on validation and
+    test (their predictions kept in ``predictions`` when given), then the bundle in ``out`` (none when
+    ``out`` is None). Returns the scores and the bundle."""
     from autosearch.export.evaluate import score_model, write_predictions
     from autosearch.export.manifest import bundle_manifest
 
     run_id, trial_id, objective = trial
-    manifest = bundle_manifest(cfg, split, run_id, trial_id, objective)
+    manifest = {**bundle_manifest(cfg, split, run_id, trial_id, objective), **(manifest_extra or {})}
     scores, outputs = score_model(model, pipeline, manifest, split)
     if predictions is not None:
         write_predictions(split, outputs, predictions)

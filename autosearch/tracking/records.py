@@ -35,11 +35,13 @@ class TrialState(str, enum.Enum):
 
 
 class TrialKind(str, enum.Enum):
-    """Why a trial exists: found by the search, a reference model, or a re-run."""
+    """Why a trial exists: found by the search, a reference model, a re-run, or an ensemble of search trials
+    (weighted members in ``extra["members"]``, chosen after the search: ``tuning.ensemble``)."""
 
     SEARCH = "search"
     BASELINE = "baseline"
     REPRODUCTION = "reproduction"
+    ENSEMBLE = "ensemble"
 
 
 class RunStatus(str, enum.Enum):

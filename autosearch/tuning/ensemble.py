@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 MAX_MEMBERS = 5  # distinct trials in an ensemble
-MAX_LATENCY_MS = 5.0  # the members' summed prediction time per row (batched, measured on the held-out rows)
+MAX_LATENCY_MS = 10.0  # the members' summed prediction time per row (a warm batched predict of the held-out rows)
 STEPS = 25  # greedy additions (with replacement): weights are multiples of 1/25 at the finest
 FOLDS = 5  # cross-fitting folds over the held-out rows
 MARGIN = 0.005  # accuracy: half a point over the best single trial, cross-fitted
@@ -53,9 +53,10 @@ def row_scores(outputs: np.ndarray, y: np.ndarray, metric: str) -> np.ndarray:
 
 
 def _score(outputs: np.ndarray, y: np.ndarray, metric: str) -> tuple[float, float]:
-    """(mean row score, tie-breaker): accuracy ties are broken by the log-likelihood."""
-    main = float(np.mean(row_scores(outputs, y, metric)))
-    return main, float(np.mean(row_scores(outputs, y, "log_loss"))) if metric == "accuracy" else main
+    """(mean row score, tie-breaker): accuracy ties are broken by the log-likelihood. Rounded: a float's
+    last bits (the mean of a trial with itself) are no gain."""
+    main = round(float(np.mean(row_scores(outputs, y, metric))), 10)
+    return main, round(float(np.mean(row_scores(outputs, y, "log_loss"))), 10) if metric == "accuracy" else main
 
 
 def weighted_mean(outputs: Sequence[np.ndarray], counts: Sequence[int]) -> np.ndarray:
@@ -68,7 +69,8 @@ def greedy_select(outputs: Sequence[np.ndarray], y: np.ndarray, metric: str, *,
                   max_latency_ms: float = MAX_LATENCY_MS, steps: int = STEPS) -> list[int]:
     """How many times each candidate is picked (its weight is that over the sum). Ties go to the earlier
     candidate (list the best single trial first) and to the shorter prefix; a candidate that would make the
-    ensemble exceed ``max_members`` distinct trials or ``max_latency_ms`` per row is not added."""
+    ensemble exceed ``max_members`` distinct trials or ``max_latency_ms`` per row is not added (the first
+    pick always is: a single trial is no ensemble to cap)."""
     n = len(outputs)
     latencies = list(latencies) if latencies is not None else [0.0] * n
     counts, total = [0] * n, None
@@ -77,8 +79,8 @@ def greedy_select(outputs: Sequence[np.ndarray], y: np.ndarray, metric: str, *,
         used = [i for i in range(n) if counts[i]]
         step: tuple[tuple[float, float], int] | None = None
         for i in range(n):
-            if not counts[i] and (len(used) >= max_members
-                                  or sum(latencies[j] for j in used) + latencies[i] > max_latency_ms):
+            if not counts[i] and used and (len(used) >= max_members
+                                           or sum(latencies[j] for j in used) + latencies[i] > max_latency_ms):
                 continue
             k = sum(counts)
             trial = outputs[i] if total is None else (total * k + outputs[i]) / (k + 1)

@@ -4,7 +4,7 @@ After the trials, each completed trial's best-epoch model (its KerasTuner checkp
 validation rows through ``export.outputs.model_outputs``, the path a bundle answers raw inputs by, and
 kept in ``<run dir>/trials/<KerasTuner id>/heldout.npz``: ``outputs`` (class probabilities in the data
 set's class order, or regression values), ``rows`` (the data set's row indices) and ``latency_ms`` (the
-model's prediction time per row). Trials cross-validated on small data also have ``cv.npz`` (out-of-fold
+model's prediction time per row, a warm batched predict of those rows). Trials cross-validated on small data also have ``cv.npz`` (out-of-fold
 outputs over train + validation, with each row's ``fold``), written by ``tuning.crossval``.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from autosearch.tracking import TrialRecord
 from autosearch.tuning.checkpoints import PROJECT, checkpoint_path
 
 HELDOUT = "heldout.npz"
+TIMED_ROWS = 2048  # a trial's latency is timed on at least this many rows: a predict call's fixed cost amortised
 CROSSVAL = "cv.npz"
 
 
@@ -84,6 +86,7 @@ def trial_models(cfg: PipelineConfig, split: SplitData, run_dir: Path,
     from autosearch.tuning.automodel import build_auto_model, model_inputs, model_targets, quiet_tensorflow
 
     quiet_tensorflow()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # "triggered tf.function retracing": one model each
     import autokeras as ak
     from autokeras import pipeline as ak_pipeline
 
@@ -98,20 +101,23 @@ def trial_models(cfg: PipelineConfig, split: SplitData, run_dir: Path,
 
 
 def write_heldout(cfg: PipelineConfig, split: SplitData, run_dir: Path, trials: Sequence[TrialRecord],
-                  score: Callable[[Any, Any], np.ndarray]) -> list[HeldOut]:
+                  score: Callable[[Any, Any, Any], np.ndarray]) -> list[HeldOut]:
     """Score each completed trial that has a checkpoint on the validation rows with ``score(model,
-    pipeline)`` (the workflow passes ``export.outputs.model_outputs`` on the raw validation inputs: tuning
-    does not import export); those already scored are read back, so a resumed run does not score them
-    twice. Returns them in ``trials``' order."""
+    pipeline, raw inputs)`` (the workflow passes ``export.outputs.model_outputs``: tuning does not import
+    export); those already scored are read back, so a resumed run does not score them twice. The latency
+    is timed on at least ``TIMED_ROWS`` rows (the validation rows repeated), warm. Returns them in
+    ``trials``' order."""
     have = {t.trial_id: read_outputs(run_dir, t) for t in trials}
     todo = [t for t in trials if have[t.trial_id] is None
             and checkpoint_path(run_dir, str(t.keras_trial_id)).is_file()]
     by_keras = {str(t.keras_trial_id): t for t in todo}
-    rows = np.asarray(split.indices["validation"])
+    rows, raw = np.asarray(split.indices["validation"]), split.x("validation")
+    timed = _repeated(raw, -(-TIMED_ROWS // max(1, len(rows))))
     for keras_id, model, pipeline in trial_models(cfg, split, run_dir, list(by_keras)) if by_keras else ():
-        start = time.perf_counter()
-        outputs = np.asarray(score(model, pipeline))
-        latency = 1000.0 * (time.perf_counter() - start) / max(1, len(rows))
+        outputs = np.asarray(score(model, pipeline, raw))
+        start = time.perf_counter()  # warm: the first call traced the model's graph
+        score(model, pipeline, timed)
+        latency = 1000.0 * (time.perf_counter() - start) / max(1, len(timed))
         _save(outputs_path(run_dir, keras_id), outputs=outputs, rows=rows, latency_ms=np.float64(latency))
         have[by_keras[keras_id].trial_id] = HeldOut(by_keras[keras_id], outputs, rows, latency)
     return [h for h in (have[t.trial_id] for t in trials) if h is not None]
@@ -124,3 +130,14 @@ def _save(path: Path, **arrays: np.ndarray) -> None:
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
     os.replace(tmp, path)
+
+
+def _repeated(raw: Any, times: int) -> Any:
+    """Raw inputs (an array of texts or images, a table) repeated ``times`` times."""
+    if times <= 1:
+        return raw
+    import pandas as pd
+
+    if isinstance(raw, pd.DataFrame):
+        return pd.concat([raw] * times, ignore_index=True)
+    return np.concatenate([np.asarray(raw)] * times)

@@ -105,8 +105,10 @@ class TrialHooks:
     @property
     def prune_as_you_go(self) -> bool:
         """Only the best trial's weights are needed later, except by Hyperband, which warm-starts
-        later trials from earlier ones (pruned when the search ends instead)."""
-        return self.policy.may_prune and self.cfg.search.checkpoints == "best" and self.cfg.search.tuner != "hyperband"
+        later trials from earlier ones, and by ensemble selection, which scores every trial's best epoch
+        after the search and may export several (both pruned when the search ends instead)."""
+        return (self.policy.may_prune and self.cfg.search.checkpoints == "best" and self.cfg.search.tuner != "hyperband"
+                and self.cfg.search.ensemble == "off")
 
     def budget_exhausted(self) -> bool:
         budget = self.cfg.search.time_budget

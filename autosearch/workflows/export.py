@@ -4,6 +4,7 @@ write and verify the bundle (export)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from autosearch.config import config_from_run
 from autosearch.data import prepare_data
@@ -50,6 +51,8 @@ def export_run(
     trial = tracker.get_trial(trial_id, with_epochs=False)
     if trial.run_id != run.run_id:
         raise ExportError(f"trial {trial_id} belongs to run {trial.run_id}, not {run.run_id}.")
+    if trial.kind is TrialKind.ENSEMBLE:
+        return _export_ensemble(run, trial, out, force_h5)
     if trial.kind is not TrialKind.SEARCH:
         hint = " (use 'autosearch reproduce TRIAL --export' for a reproduction)" if trial.kind is TrialKind.REPRODUCTION else ""
         raise ExportError(f"trial {trial_id} is a {trial.kind.value} trial; export takes search trials{hint}.")
@@ -69,3 +72,19 @@ def export_run(
     model, pipeline = load_trial_model(cfg, split, run_dir, keras_id)
     return score_and_export(model, pipeline, cfg, split, (run.run_id, trial_id, trial.objective), out,
                             force_h5=force_h5)[1]
+
+
+def _export_ensemble(run: Any, trial: Any, out: Path | None, force_h5: bool) -> Path:
+    """An ensemble row's bundle, rebuilt from its members' checkpoints with its recorded weights."""
+    from autosearch.export.bundle import check_replaceable, score_and_export
+    from autosearch.workflows.ensembling import rebuild_ensemble
+
+    out = Path(out) if out else run.run_dir / ("export" if trial.trial_id == run.best_trial_id
+                                               else f"exports/{trial.local_id}")
+    check_replaceable(out)
+    cfg = config_from_run(run.config, run.run_id)
+    split = prepare_data(cfg)
+    check_same_data(split, run.run_id, run.fingerprint, "restore it to export this run")
+    model, pipeline = rebuild_ensemble(cfg, split, run.run_dir, trial)
+    return score_and_export(model, pipeline, cfg, split, (run.run_id, trial.trial_id, trial.objective), out,
+                            force_h5=force_h5, manifest_extra={"ensemble": {"members": list(trial.extra["members"])}})[1]

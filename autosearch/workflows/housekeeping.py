@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from autosearch.errors import TrackerError
+from autosearch.errors import TrackerError, UnknownTrialError
 from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind, TrialState, autosearch_home
 from autosearch.tracking.records import split_trial_id
 from autosearch.tuning.checkpoints import PROJECT
@@ -73,12 +73,24 @@ def gc_plan(tracker: Tracker, keep_best: bool) -> GcPlan:
         path = _owned_dir(run)
         if path is None or run.status is not RunStatus.COMPLETED:
             continue
-        best = split_trial_id(run.best_trial_id)[1] if run.best_trial_id else None
+        best = _exported_trials(tracker, run.best_trial_id) if run.best_trial_id else set()
         for ckpt in sorted((path / PROJECT).glob("trial_*/checkpoint.weights.h5")):
-            if keep_best and ckpt.parent.name == f"trial_{best}":
+            if keep_best and ckpt.parent.name.removeprefix("trial_") in best:
                 continue
             checkpoints.append(ckpt)
     return GcPlan(dead, checkpoints)
+
+
+def _exported_trials(tracker: Tracker, best_trial_id: str) -> set[str]:
+    """The KerasTuner ids whose checkpoints rebuild a run's exported model: its best trial's, or the members
+    of the ensemble it exported."""
+    try:
+        best = tracker.get_trial(best_trial_id, with_epochs=False)
+    except UnknownTrialError:  # its rows gone: the id still names the trial's folder
+        return {split_trial_id(best_trial_id)[1]}
+    if best.kind is TrialKind.ENSEMBLE:
+        return {str(m["keras_trial_id"]) for m in best.extra.get("members", [])}
+    return {split_trial_id(best_trial_id)[1]}
 
 
 def apply_gc(tracker: Tracker, plan: GcPlan) -> None:

@@ -120,6 +120,10 @@ def _check_reproducible(original: TrialRecord, trial_id: str) -> None:
     """Refuse a baseline, an unfinished trial and a Hyperband trial warm-started from a parent's checkpoint."""
     if original.kind is TrialKind.BASELINE:
         raise ReproduceError(f"{trial_id} is a baseline, not a searched model; reproduce a search trial.")
+    if original.kind is TrialKind.ENSEMBLE:
+        members = ", ".join(m["trial_id"] for m in original.extra.get("members", []))
+        raise ReproduceError(f"{trial_id} is an ensemble, not one trained model; reproduce its member trials "
+                             f"instead: {members}.")
     if original.state is not TrialState.COMPLETED or not original.epochs:
         raise ReproduceError(f"{trial_id} is {original.state.value} with {len(original.epochs)} recorded epochs; "
                              "only completed trials can be reproduced.")

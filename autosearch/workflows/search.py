@@ -146,18 +146,20 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
         if baselines:
             _score_missing_baselines(tracker, run_id, cfg, split, progress)
         outcome = (chief.run_trials if chief else run_trials)(cfg, tracker, run_id, run_dir, split, progress, resumption)
-        best_trial_id = outcome.best_trial_id
-        scores, bundle = score_and_export(outcome.model, outcome.pipeline, cfg, split,
-                                          (run_id, best_trial_id, outcome.best_objective),
-                                          run_dir / "export" if export else None, predictions=run_dir / "predictions")
-        summary = RunSummary(best_objective=outcome.best_objective, scores=scores, n_trials=outcome.n_trials,
+        chosen = _choose(cfg, tracker, run_id, run_dir, split, outcome, progress, distributed=chief is not None)
+        best_trial_id = chosen.trial_id  # the exported model: the best trial, or the ensemble that beats it
+        # the test split is touched here, once, by the chosen model: nothing above read a test score
+        scores, bundle = score_and_export(chosen.model, chosen.pipeline, cfg, split,
+                                          (run_id, best_trial_id, chosen.objective),
+                                          run_dir / "export" if export else None, predictions=run_dir / "predictions",
+                                          manifest_extra=chosen.manifest)
+        summary = RunSummary(best_objective=chosen.objective, scores=scores, n_trials=outcome.n_trials,
                              baselines_won=tuple(baselines_that_won(tracker, run_id, scores)),
                              bundle=None if bundle is None else stored_path(bundle))
         if bundle is not None:
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
-            _keep_only_the_best(run_dir, tracker.get_trial(best_trial_id, with_epochs=False).keras_trial_id,
-                                bundle_written=export)
+            _keep_only_the_best(run_dir, set(chosen.keep), bundle_written=export)
         status = RunStatus.COMPLETED
     except KeyboardInterrupt as exc:
         status = RunStatus.INTERRUPTED
@@ -240,12 +242,26 @@ def stored_path(path: Path) -> str:
         return str(path)
 
 
-def _keep_only_the_best(run_dir: Path, best_keras_trial_id: str, bundle_written: bool) -> None:
-    """The best trial's checkpoint is what re-export and reproduce need; AutoKeras' own copy of the best
-    model (``best_model.keras``) duplicates the bundle's ``model.keras`` once a bundle exists."""
+def _choose(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData, outcome: Any,
+            progress: Progress, distributed: bool) -> Any:
+    """The model to export (``workflows.ensembling.Chosen``): the best trial, or an ensemble of trials that
+    beats it on validation rows it was not chosen on. A distributed run exports its best trial."""
+    from autosearch.workflows.ensembling import Chosen, choose_model
+
+    if distributed:
+        keras_id = tracker.get_trial(outcome.best_trial_id, with_epochs=False).keras_trial_id
+        return Chosen(outcome.best_trial_id, outcome.best_objective, frozenset({str(keras_id)}), outcome.model,
+                      outcome.pipeline)
+    return choose_model(cfg, tracker, run_id, run_dir, split, outcome, progress)
+
+
+def _keep_only_the_best(run_dir: Path, keep: set[str], bundle_written: bool) -> None:
+    """The exported model's checkpoints (the best trial's, or the ensemble members') are what re-export and
+    reproduce need; AutoKeras' own copy of the best model (``best_model.keras``) duplicates the bundle's
+    ``model.keras`` once a bundle exists."""
     from autosearch.tuning.checkpoints import PROJECT, prune_checkpoints
 
-    prune_checkpoints(run_dir, {best_keras_trial_id})
+    prune_checkpoints(run_dir, keep)
     if bundle_written:
         (run_dir / PROJECT / "best_model.keras").unlink(missing_ok=True)
 
