@@ -27,6 +27,17 @@ class SpaceSpec:
     builder: str  # "module:function", imported on use
     doc: str = ""
     fitter: str | None = None  # "module:function"(values, train inputs) -> the "auto" settings, fitted
+    # (space key, hyperparameter name): a greedy search's first trials take that key's listed values in
+    # turn, one trial each, before the tuner mutates the best (e.g. one trial per model family)
+    first_trials: tuple[str, str] | None = None
+
+    def initial_trials(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The hyperparameter values of the first trials for the pipeline's ``params`` (see ``first_trials``)."""
+        if self.first_trials is None:
+            return []
+        key, name = self.first_trials
+        values = params.get(key)
+        return [{name: v} for v in values] if isinstance(values, list) and len(values) > 1 else []
 
     @property
     def module(self) -> str:

@@ -52,7 +52,6 @@ def _objective(cfg: PipelineConfig) -> Any:
 def tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     import keras_tuner
 
-
     space = cfg.space
     hps = keras_tuner.HyperParameters()
     # AutoKeras' graph asks for these two; registering them first makes ours win.
@@ -61,6 +60,9 @@ def tuner_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     for name, values in drawn_choices(cfg.graph).items():  # a graph's order of AutoKeras' own choices
         tune(hps, name, values)
     kwargs: dict[str, Any] = {"hyperparameters": hps, "tune_new_entries": True, "allow_new_entries": True}
+    first = [] if cfg.graph else get_space(cfg.search.space).initial_trials(space)
+    if first and cfg.search.tuner == "greedy":  # one trial per family first: the ensemble needs them all
+        kwargs["initial_hps"] = first
     if cfg.search.tuner == "hyperband":
         # AutoKeras leaves max_epochs at 1000; tie it to the pipeline's epochs and
         # let max_trials, not the bracket count, end the search.
