@@ -117,11 +117,18 @@ class EmbeddingPoolBlock(_SpecBlock):
 
 @keras.utils.register_keras_serializable(package="autosearch")
 class TextFamilyBlock(_SpecBlock):
-    """One of the text families (``autosearch.spaces.text``), chosen by the ``family`` hyperparameter."""
+    """One of the text families (``autosearch.spaces.text``), chosen by the ``family`` hyperparameter.
+
+    The ``linear`` family's features go to the head through dropout alone; the others' may pass a
+    hidden dense layer first (``dense_units``, a hyperparameter of theirs only)."""
 
     def build(self, hp: Any, inputs: Any = None) -> Any:
         x = keras.tree.flatten(inputs)[0]
-        return self.dense_head(hp, text.family_features(hp, x, self.spec, self.hp))
+        x = text.family_features(hp, x, self.spec, self.hp)
+        x = keras.layers.Dropout(self.hp(hp, "dropout"))(x)
+        with hp.conditional_scope("family", text.EMBEDDING_FAMILIES):
+            units = self.hp(hp, "dense_units")  # none for ``linear``: the head's dense layer is the model
+        return keras.layers.Dense(units, activation="relu")(x) if units else x
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
@@ -197,6 +204,8 @@ CUSTOM_OBJECTS = {
     "HashedNgramBag": text.HashedNgramBag,
     "FirstTokens": text.FirstTokens,
     "EmbeddingBiGRU": text.EmbeddingBiGRU,
+    "NgramTfidf": text.NgramTfidf,
+    "SparseRows": text.SparseRows,
     "ConvImageBlock": ConvImageBlock,
     "MLPBlock": MLPBlock,
 }

@@ -15,13 +15,13 @@ BUILTIN_SPACES = (  # the registry registers them, in this order, after the grap
         name="text_families",
         kinds=("text",),
         settings=TEXT_SETTINGS,
-        hyperparameters={"family": ["ngram", "bag", "cnn", "rnn"], "embedding_dim": [64, 128],
+        hyperparameters={"family": ["ngram", "bag", "cnn", "rnn", "linear"], "embedding_dim": [64, 128],
                          "dropout": [0.3, 0.0, 0.5], "dense_units": [0, 64],
                          "filters": [128, 64], "kernel_size": [5, 3], "rnn_units": [64, 32],
                          "optimizer": "adam", "learning_rate": [0.003, 0.001, 0.01]},
         builder="autosearch.spaces.blocks:text_families",
         doc="word tokenizer -> one family: word+bigram bag, embedding bag, 1-D convolution or bidirectional GRU "
-            "-> dense",
+            "-> dense; or linear: TF-IDF rows of words and bigrams -> the head (a logistic regression)",
         fitter=TEXT_FITTER,
     ),
     SpaceSpec(
@@ -47,8 +47,9 @@ BUILTIN_SPACES = (  # the registry registers them, in this order, after the grap
         name="structured_mlp",
         kinds=("structured",),
         settings={},
-        hyperparameters={"layers": [1, 2], "units": [32, 64], "dropout": [0.0, 0.25], **COMPILE},
+        hyperparameters={"layers": [1, 2, 0], "units": [32, 64], "dropout": [0.0, 0.25], **COMPILE},
         builder="autosearch.spaces.blocks:structured_mlp",
-        doc="categorical encoding -> normalization -> dense layers",
+        doc="categorical encoding -> normalization -> dense layers (0 layers: the head on the normalised "
+            "features, a linear model)",
     ),
 )

@@ -5,6 +5,9 @@
 - ``bag``: the average of the words' embeddings (``MaskedEmbeddingMean``).
 - ``cnn``: embedding -> 1-D convolution -> global max pooling, over the first ``CNN_WINDOW`` words.
 - ``rnn``: embedding -> bidirectional GRU, over the first ``RNN_WINDOW`` words.
+- ``linear``: logistic regression in Keras: each word and hashed bigram present in a text, weighted
+  by its inverse document frequency (fitted to the training texts) and l2-normalised per text, as
+  TF-IDF rows are; the head's dense layer on these features is the linear model (no hidden layer).
 
 Every layer here is registered Keras-serializable and computes its own padding mask: a Keras
 mask would put a ``NotEqual`` op node into the legacy H5 config, which H5 cannot load back.
@@ -16,11 +19,13 @@ from typing import Any, Callable
 
 import keras
 
-FAMILIES = ("ngram", "bag", "cnn", "rnn")
+from autosearch.spaces.text_linear import NgramTfidf, SparseRows, word_and_bigram_ids
+
+FAMILIES = ("ngram", "bag", "cnn", "rnn", "linear")
+EMBEDDING_FAMILIES = ["ngram", "bag", "cnn", "rnn"]  # the families with word vectors and a hidden dense layer
 CNN_WINDOW = 512  # words a convolution reads: its cost grows with the length, the bag families' barely
 RNN_WINDOW = 256  # words a recurrent layer reads: it steps through them one at a time
 BUCKETS_PER_WORD, MAX_BUCKETS = 8, 1 << 18  # hashed bigram buckets: 8 per vocabulary word, at most 262,144
-_PRIME = 1_000_003
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
@@ -41,12 +46,7 @@ class HashedNgramBag(keras.layers.Layer):
                                           initializer=keras.initializers.RandomUniform(-0.05, 0.05))
 
     def call(self, ids: Any) -> Any:
-        ids = keras.ops.cast(ids, "int32")
-        first, second = ids[:, :-1], ids[:, 1:]
-        paired = keras.ops.logical_and(keras.ops.not_equal(first, 0), keras.ops.not_equal(second, 0))
-        key = (keras.ops.cast(first, "int64") * _PRIME + keras.ops.cast(second, "int64")) % self.buckets
-        bigrams = keras.ops.where(paired, keras.ops.cast(key, "int32") + self.vocab_size, 0)
-        grams = keras.ops.concatenate([ids, bigrams], axis=1)
+        grams = word_and_bigram_ids(ids, self.vocab_size, self.buckets)
         vectors = keras.ops.take(self.embeddings, grams, axis=0)
         mask = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(grams, 0), vectors.dtype), -1)
         return keras.ops.sum(vectors * mask, axis=1) / keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0))
@@ -145,7 +145,12 @@ def family_features(hp: Any, ids: Any, spec: dict, tune: Callable[[Any, str], An
     those of the family a trial uses.
     """
     family = tune(hp, "family")
-    vocab, dim = int(spec["max_tokens"]), tune(hp, "embedding_dim")
+    vocab = int(spec["max_tokens"])
+    if family == "linear":
+        grams, weights = NgramTfidf(vocab, ngram_buckets(vocab))(ids)
+        return SparseRows(vocab + ngram_buckets(vocab))(grams, weights)
+    with hp.conditional_scope("family", EMBEDDING_FAMILIES):
+        dim = tune(hp, "embedding_dim")
     if family == "ngram":
         return HashedNgramBag(vocab, ngram_buckets(vocab), dim)(ids)
     if family == "bag":

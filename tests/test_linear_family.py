@@ -1,0 +1,83 @@
+"""The ``linear`` text family: TF-IDF rows in Keras, trained, exported and reloaded like any trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import PIPELINES
+
+from autosearch.config import load_pipeline
+from autosearch.data import prepare_data
+from autosearch.tracking import TrialKind
+from autosearch.tracking.sqlite import SQLiteTracker
+
+
+def dense_rows(layers, ids: np.ndarray) -> np.ndarray:
+    tfidf, rows = layers
+    grams, weights = tfidf(ids)
+    return np.asarray(rows(grams, weights))
+
+
+def test_the_linear_familys_features_are_scikit_learns_binary_tfidf_rows() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from autosearch.spaces.text_linear import NgramTfidf, SparseRows, word_and_bigram_ids
+
+    vocab, buckets = 12, 40
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, vocab, size=(30, 9)).astype("int32")
+    ids[:, 6:] = 0  # padding
+    ids[3, 2:] = 0
+    ids[4, :] = 0  # an empty text
+    tfidf, rows = NgramTfidf(vocab, buckets), SparseRows(vocab + buckets)
+    tfidf.adapt(ids)
+    got = dense_rows((tfidf, rows), ids)
+
+    grams = np.asarray(word_and_bigram_ids(ids, vocab, buckets))
+    docs = [[str(g) for g in row if g] for row in grams]
+    sk = TfidfVectorizer(analyzer=lambda doc: doc, binary=True, norm="l2", smooth_idf=True).fit(docs)
+    want = np.zeros_like(got)
+    want[:, [int(t) for t in sk.get_feature_names_out()]] = sk.transform(docs).toarray()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.allclose(np.linalg.norm(got[[0, 3]], axis=1), 1.0) and not got[4].any()
+
+
+def test_an_unadapted_linear_family_weighs_every_ngram_present_once() -> None:
+    from autosearch.spaces.text_linear import NgramTfidf, SparseRows
+
+    ids = np.array([[2, 3, 2, 3, 0], [4, 0, 0, 0, 0]], dtype="int32")
+    got = dense_rows((NgramTfidf(6, 10), SparseRows(16)), ids)
+    # row 0: words 2, 3 and the bigrams (2,3), (3,2): four n-grams, (2,3) seen twice but counted once
+    assert np.count_nonzero(got[0]) == 4 and np.allclose(got[0][got[0] > 0], 0.5)
+    assert np.count_nonzero(got[1]) == 1 and got[1, 4] == pytest.approx(1.0)
+
+
+@pytest.mark.search
+def test_a_search_the_linear_family_wins_exports_it_and_every_format_predicts_alike(tmp_path: Path) -> None:
+    import autosearch
+    from autosearch.workflows.export import export_run
+    from autosearch.workflows.search import run_search
+
+    home = tmp_path / "home"
+    cfg = load_pipeline(PIPELINES / "text.toml", {"data.max_rows": 600, "search.max_trials": 1, "search.epochs": 3,
+                                                  "space.family": ["linear"], "search.baselines": False})
+    tracker = SQLiteTracker(home / "tracker.db")
+    result = run_search(cfg, tracker, home)
+    (trial,) = [t for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH]
+    assert trial.trial_id == result.best_trial_id and trial.hyperparameters["text_block/family"] == "linear"
+    assert "text_block/dense_units" not in trial.hyperparameters  # the head's dense layer is the linear model
+    assert "text_block/embedding_dim" not in trial.hyperparameters
+
+    h5 = export_run(tracker, result.run_id, out=tmp_path / "h5", force_h5=True)
+    texts = prepare_data(cfg).x("validation").tolist()
+    searched = pd.read_csv(result.run_dir / "predictions" / "validation.csv")[["p_fresh", "p_rotten"]].to_numpy()
+    for bundle, fmt in ((result.bundle, "keras"), (result.bundle, "saved_model"), (h5, "h5")):
+        predictor = autosearch.load(bundle, format=fmt)
+        np.testing.assert_allclose(predictor.predict_proba(texts), searched, atol=1e-5, rtol=0, err_msg=fmt)
+    model = autosearch.load(result.bundle, format="keras")._model
+    (idf,) = [layer.idf for layer in model.layers if type(layer).__name__ == "NgramTfidf"]
+    assert np.ptp(np.asarray(idf)) > 1.0, "the document frequencies were fitted to the training texts and saved"
+    assert trial.objective > 0.55  # learned something: the majority class is 58% of 600 reviews
