@@ -62,12 +62,12 @@ def choose_model(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Pa
     selected = _select(cfg, split, run_dir, pool)
     if selected is None:
         return single
-    counts, decision, source = selected
+    pool, counts, decision, source = selected
     if sum(1 for c in counts if c) < 2:
         progress.message(f"ensemble: greedy selection keeps the best trial alone ({best.trial_id})")
         return single
     export = decision.export or cfg.search.ensemble == "always"
-    record = _record(tracker, run_id, cfg, split, pool, counts, decision, source, export)
+    record = _record(tracker, run_id, run_dir, cfg, split, pool, counts, decision, source, export)
     progress.message(f"ensemble of {sum(1 for c in counts if c)} trials: cross-fitted {decision.metric} "
                      f"{decision.ensemble:+.4f} vs {decision.single:+.4f} for the best single trial (margin "
                      f"{decision.margin:.4f}): {'exported' if export else 'not exported'}")
@@ -78,21 +78,49 @@ def choose_model(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Pa
                   model, pipeline, {"ensemble": {"members": list(record.extra["members"])}})
 
 
-def _select(cfg: PipelineConfig, split: SplitData, run_dir: Path,
-            pool: Sequence[HeldOut]) -> tuple[list[int], ens.Decision, str] | None:
-    """(greedy counts on all rows, the cross-fitted decision, which outputs: "cv" or "heldout"). The
-    out-of-fold outputs are used when every candidate has them over the same rows."""
+def _select(cfg: PipelineConfig, split: SplitData, run_dir: Path, pool: Sequence[HeldOut]
+            ) -> tuple[list[HeldOut], list[int], ens.Decision, str] | None:
+    """(the candidates used, greedy counts on all their rows, the cross-fitted decision, which outputs:
+    "cv" or "heldout"). When the best trial (first) was cross-validated on small data, its out-of-fold
+    outputs and those of the trials cross-validated with it (over the same rows) are used; else the held-out."""
     metric = ens.metric_of(cfg.search.objective, cfg.problem)
     cv = [read_outputs(run_dir, h.trial, CROSSVAL) for h in pool]
-    if all(c is not None and np.array_equal(c.rows, cv[0].rows) for c in cv):
-        outputs, y, source = [c.outputs for c in cv], split.dataset.y[cv[0].rows], "cv"  # type: ignore[union-attr]
+    first = cv[0]
+    if first is not None:
+        used = [(h, c) for h, c in zip(pool, cv) if c is not None and np.array_equal(c.rows, first.rows)]
+        pool, outputs, y, source = [h for h, _ in used], [c.outputs for _, c in used], split.dataset.y[first.rows], "cv"
     elif all(np.array_equal(h.rows, split.indices["validation"]) for h in pool):
         outputs, y, source = [h.outputs for h in pool], split.y("validation"), "heldout"
     else:
         return None  # outputs of another split (a resumed run's data cannot change: check_same_data)
+    if len(pool) < 2:
+        return None
     latencies = [h.latency_ms for h in pool]
     counts = ens.greedy_select(outputs, y, metric, latencies=latencies)
-    return counts, ens.cross_fitted(outputs, y, metric, seed=cfg.search.seed, latencies=latencies), source
+    decision = ens.cross_fitted(outputs, y, metric, seed=cfg.search.seed, latencies=latencies)
+    return list(pool), counts, decision, source
+
+
+def _selection(cfg: PipelineConfig, split: SplitData, run_dir: Path, pool: Sequence[HeldOut], counts: Sequence[int],
+               source: str) -> dict[str, Any]:
+    """What the selection rule (``tracking.selection``) reads of the exported ensemble, as it reads a trial's:
+    its out-of-fold fold scores (the members' ``cv.npz``, averaged) or its held-out rows and loss."""
+    from autosearch.tracking.selection import fold_se, holdout_se
+
+    loss = "log_loss" if cfg.problem == "classification" else "mse"
+    if source == "cv":
+        cv = [read_outputs(run_dir, h.trial, CROSSVAL) for h in pool]
+        mean, y, fold = ens.weighted_mean([c.outputs for c in cv], counts), split.dataset.y[cv[0].rows], cv[0].fold
+        folds = sorted(set(np.asarray(fold).tolist()))
+        scores = [_objective(cfg, mean[fold == f], y[fold == f]) for f in folds]
+        losses = [-float(np.mean(ens.row_scores(mean[fold == f], y[fold == f], loss))) for f in folds]
+        return {"method": "cv", "cv": {"folds": len(folds), "scores": scores, "mean": float(np.mean(scores)),
+                                       "se": fold_se(scores), "val_loss": float(np.mean(losses))}}
+    mean, y = ens.weighted_mean([h.outputs for h in pool], counts), split.y("validation")
+    value = _objective(cfg, mean, y)
+    return {"method": "holdout", "validation_rows": int(len(y)),
+            "val_loss": -float(np.mean(ens.row_scores(mean, y, loss))),
+            "se": holdout_se(cfg.search.objective, value, int(len(y)))}
 
 
 def _objective(cfg: PipelineConfig, outputs: np.ndarray, y: np.ndarray) -> float:
@@ -102,8 +130,9 @@ def _objective(cfg: PipelineConfig, outputs: np.ndarray, y: np.ndarray) -> float
     return mean if metric == "accuracy" else -mean
 
 
-def _record(tracker: Tracker, run_id: str, cfg: PipelineConfig, split: SplitData, pool: Sequence[HeldOut],
-            counts: Sequence[int], decision: ens.Decision, source: str, export: bool) -> TrialRecord:
+def _record(tracker: Tracker, run_id: str, run_dir: Path, cfg: PipelineConfig, split: SplitData,
+            pool: Sequence[HeldOut], counts: Sequence[int], decision: ens.Decision, source: str,
+            export: bool) -> TrialRecord:
     """The ``ensemble`` row: members and weights, validation objective, margins (positive: the ensemble is
     better) over its best member, the run's best trial and the best linear member or trial."""
     y, sign = split.y("validation"), 1.0 if cfg.search.direction == "max" else -1.0
@@ -123,6 +152,7 @@ def _record(tracker: Tracker, run_id: str, cfg: PipelineConfig, split: SplitData
         "latency_ms": sum(h.latency_ms for h, c in zip(pool, counts) if c),
         "margin_over_best_member": sign * (value - best(m["validation"] for m in members)),
         "margin_over_best_single": sign * (value - single), "best_single": pool[0].trial.trial_id,
+        **({"selection": _selection(cfg, split, run_dir, pool, counts, source)} if export else {}),
         **({"margin_over_best_linear_member": sign * (value - best(linear))} if linear else {}),
         **({"margin_over_best_linear_trial": sign * (value - best(linear_trials))} if linear_trials else {}),
     }
