@@ -200,7 +200,7 @@ def leaderboard_rows(
     top: int | None = None,
     tracker: "Tracker | str | None" = None,
 ) -> list[Row]:
-    """``leaderboard()``'s rows as dicts; the first ``top`` of the default order are all the tracker reads."""
+    """``leaderboard()``'s rows as dicts (the selection rule ranks them after the run's trials are read)."""
     tracker = get_tracker(tracker)
     runs = resolve_runs(tracker, run, all_runs, task)
     by_rank = not sort or sort in ("objective", "rank")
