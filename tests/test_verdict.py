@@ -12,11 +12,10 @@ from autosearch.tracking.sqlite import SQLiteTracker
 pytestmark = pytest.mark.search
 
 
-def test_a_baseline_that_beats_the_search_is_named_in_the_last_lines_and_the_record(cli, home: Path) -> None:
+def test_a_baseline_that_beats_the_search_is_named_in_the_last_lines_and_the_record(cli, home: Path,
+                                                                                  tmp_path: Path) -> None:
     # One epoch at a learning rate of 1e-5 leaves the network near chance; gradient boosting is not.
-    res = cli("search", "--pipeline", "structured", "--max-trials", "1", "--epochs", "1", "-q")
-    assert res.code == 0, res.err[-2000:]
-    pipeline = home / "starved.toml"
+    pipeline = tmp_path / "starved.toml"
     pipeline.write_text(Path("pipelines/structured.toml").read_text().replace(
         "learning_rate = [0.001, 0.01]", "learning_rate = 0.00001"))
     res = cli("search", "--pipeline", str(pipeline), "--max-trials", "1", "--epochs", "1", "-q")
