@@ -13,6 +13,7 @@ from conftest import PIPELINES, ROOT
 from autosearch.config import TUNERS, load_pipeline
 from autosearch.data import prepare_data
 from autosearch.tracking import RunStatus, TrialKind, TrialState
+from autosearch.tracking.selection import candidate_of, choose
 from autosearch.tracking.sqlite import SQLiteTracker
 from autosearch.tuning.policy import trial_seed
 from autosearch.workflows.search import run_search
@@ -59,7 +60,9 @@ def test_saved_best_model_scores_what_its_trial_recorded(home: Path) -> None:
     result = run_search(tiny(**{"search.epochs": 2}), tracker, home)
     run = tracker.get_run(result.run_id)
     best = tracker.get_trial(run.best_trial_id)
-    assert best.objective == max(t.objective for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH)
+    searched = [t for t in tracker.list_trials(result.run_id, with_epochs=True) if t.kind is TrialKind.SEARCH]
+    rule = choose([c for t in searched if (c := candidate_of(t, run.objective, 30))], run.direction)
+    assert best.trial_id == rule.trial_id  # the selection rule's pick (tracking.selection), not merely the top score
     assert run.summary["scores"]["validation"] == pytest.approx(best.objective, abs=1e-6)
     test_preds = pd.read_csv(result.run_dir / "predictions" / "test.csv")
     assert len(test_preds) == 60 and {"y_true", "y_pred", "p_fresh", "p_rotten"} <= set(test_preds.columns)
