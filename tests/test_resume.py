@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,11 +50,24 @@ def stop_in_second_trial(home: Path, signum: int) -> int:
             proc.kill()
 
 
-# SIGKILL runs in `make test`: the hardest stop (no handler runs; liveness and the journal close the run) and the
-# only variant that also checks the report drawn on resume. SIGTERM and SIGINT run the same scenario through the
+def search_rows(home: Path, run_id: str) -> dict:
+    return {t.local_id: t for t in SQLiteTracker(home / "tracker.db").list_trials(run_id) if t.kind is TrialKind.SEARCH}
+
+
+def cut_the_oracle(home: Path, run_id: str) -> Path:
+    """Cut KerasTuner's ``oracle.json`` short, as a kill in the middle of its write leaves it; its path."""
+    (oracle_json,) = (home / "runs" / run_id).rglob("oracle.json")
+    text = oracle_json.read_text()
+    oracle_json.write_text(text[: len(text) // 2])
+    return oracle_json
+
+
+# SIGKILL runs in `make test`: the hardest stop (no handler runs; liveness and the journal close the run), with
+# KerasTuner's oracle.json cut as a kill mid-write leaves it (test_resume_rebuilds_oracle.py's case, which then
+# runs in `make bench`), and the report drawn on resume. SIGTERM and SIGINT run the same scenario through the
 # handler (about 50 s each); `make test` keeps their proof elsewhere: test_search.py checks both signals mark the
-# trial and the run INTERRUPTED, test_interrupt_messages.py resumes a SIGINT-stopped search to a completed run.
-# Here, in full, they run in `make bench` (pytest -m slow).
+# trial and the run INTERRUPTED; test_interrupt_messages.py resumes a SIGINT-stopped search to a completed run,
+# and test_tracker_lock.py a killed one with its oracle whole. Here, in full, they run in `make bench`.
 @pytest.mark.parametrize("signum, code", [
     (signal.SIGKILL, -9),
     pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow),
@@ -66,6 +80,9 @@ def test_a_stopped_search_resumes_to_its_full_budget_under_the_same_id(signum: i
     listed = subprocess.run([sys.executable, "-m", "autosearch", "runs"], cwd=ROOT, env=env(home),
                             capture_output=True, text=True, timeout=120)
     assert "INTERRUPTED" in listed.stdout and "RUNNING" not in listed.stdout
+    before = search_rows(home, run.run_id)
+    assert before["0"].state is TrialState.COMPLETED and before["1"].state is TrialState.INTERRUPTED
+    oracle_json = cut_the_oracle(home, run.run_id) if signum == signal.SIGKILL else None
 
     res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id, "-q"], cwd=ROOT, env=env(home),
                          capture_output=True, text=True, timeout=900)
@@ -82,6 +99,12 @@ def test_a_stopped_search_resumes_to_its_full_budget_under_the_same_id(signum: i
     assert interrupted.local_id == "1" and f"{run.run_id}/1-a2" in ids
     assert len([t for t in SQLiteTracker(home / "tracker.db").list_trials(run.run_id)
                 if t.kind is TrialKind.BASELINE]) == 2, "baselines are not scored twice"
+    after = search_rows(home, run.run_id)
+    assert after["0"].ended_at == before["0"].ended_at, "the completed trial is kept, not trained again"
+    assert after["1-a2"].hyperparameters == after["1"].hyperparameters != after["0"].hyperparameters
+    if oracle_json is not None:  # rebuilt from the trials' own files: whole again, and it knows every trial
+        state = json.loads(oracle_json.read_text())
+        assert sorted(state["end_order"]) == ["0", "1", "2"] and len(state["tried_so_far"]) == 3
     if signum == signal.SIGKILL:  # a kill after the run's end was written, before its report: resume draws it
         (run.run_dir / "report.html").unlink()
         res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id, "-q"], cwd=ROOT,

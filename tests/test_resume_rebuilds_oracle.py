@@ -56,6 +56,9 @@ def killed_in_its_second_trial(home: Path) -> str:
             proc.wait(timeout=60)
 
 
+# `make test` runs this case inside test_resume.py's SIGKILL test (the same kill in the second trial, the same cut,
+# the same checks, on its 3-trial search); this search of its own (about 35 s) runs in `make bench`.
+@pytest.mark.slow
 def test_resume_rebuilds_an_unreadable_oracle_json_and_keeps_the_completed_trial(home: Path) -> None:
     run_id = killed_in_its_second_trial(home)
     before = search_rows(home, run_id)
