@@ -15,16 +15,21 @@ from autosearch.tracking import TrialKind
 from autosearch.tracking.sqlite import SQLiteTracker
 
 
-def dense_rows(layers, ids: np.ndarray) -> np.ndarray:
-    tfidf, rows = layers
+def dense_rows(tfidf, ids: np.ndarray) -> np.ndarray:
+    """Each row's TF-IDF weights as one dense row of every feature: ``SparseLinear`` with the identity kernel."""
+    from autosearch.spaces.text_linear import SparseLinear
+
     grams, weights = tfidf(ids)
-    return np.asarray(rows(grams, weights))
+    linear = SparseLinear(tfidf.features, tfidf.features)
+    linear.build(grams.shape)
+    linear.kernel.assign(np.eye(tfidf.features, dtype="float32"))
+    return np.asarray(linear(grams, weights))
 
 
 def test_the_linear_familys_features_are_scikit_learns_binary_tfidf_rows() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from autosearch.spaces.text_linear import NgramTfidf, SparseRows, word_and_bigram_ids
+    from autosearch.spaces.text_linear import NgramTfidf, word_and_bigram_ids
 
     vocab, buckets = 12, 40
     rng = np.random.default_rng(0)
@@ -32,9 +37,9 @@ def test_the_linear_familys_features_are_scikit_learns_binary_tfidf_rows() -> No
     ids[:, 6:] = 0  # padding
     ids[3, 2:] = 0
     ids[4, :] = 0  # an empty text
-    tfidf, rows = NgramTfidf(vocab, buckets), SparseRows(vocab + buckets)
+    tfidf = NgramTfidf(vocab, buckets)
     tfidf.adapt(ids)
-    got = dense_rows((tfidf, rows), ids)
+    got = dense_rows(tfidf, ids)
 
     grams = np.asarray(word_and_bigram_ids(ids, vocab, buckets))
     docs = [[str(g) for g in row if g] for row in grams]
@@ -45,11 +50,13 @@ def test_the_linear_familys_features_are_scikit_learns_binary_tfidf_rows() -> No
     assert np.allclose(np.linalg.norm(got[[0, 3]], axis=1), 1.0) and not got[4].any()
 
 
-def test_an_unadapted_linear_family_weighs_every_ngram_present_once() -> None:
-    from autosearch.spaces.text_linear import NgramTfidf, SparseRows
+def test_binary_weighting_weighs_every_ngram_present_once_and_adapt_leaves_it_so() -> None:
+    from autosearch.spaces.text_linear import NgramTfidf
 
     ids = np.array([[2, 3, 2, 3, 0], [4, 0, 0, 0, 0]], dtype="int32")
-    got = dense_rows((NgramTfidf(6, 10), SparseRows(16)), ids)
+    tfidf = NgramTfidf(6, 10, weighting="binary")
+    tfidf.adapt(ids)
+    got = dense_rows(tfidf, ids)
     # row 0: words 2, 3 and the bigrams (2,3), (3,2): four n-grams, (2,3) seen twice but counted once
     assert np.count_nonzero(got[0]) == 4 and np.allclose(got[0][got[0] > 0], 0.5)
     assert np.count_nonzero(got[1]) == 1 and got[1, 4] == pytest.approx(1.0)
@@ -68,8 +75,9 @@ def test_a_search_the_linear_family_wins_exports_it_and_every_format_predicts_al
     result = run_search(cfg, tracker, home)
     (trial,) = [t for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH]
     assert trial.trial_id == result.best_trial_id and trial.hyperparameters["text_block/family"] == "linear"
-    assert "text_block/dense_units" not in trial.hyperparameters  # the head's dense layer is the linear model
-    assert "text_block/embedding_dim" not in trial.hyperparameters
+    assert trial.hyperparameters["text_block/linear_weighting"] == "idf"
+    for unused in ("dense_units", "embedding_dim", "dropout"):  # inactive: the model stays linear
+        assert f"text_block/{unused}" not in trial.hyperparameters
 
     h5 = export_run(tracker, result.run_id, out=tmp_path / "h5", force_h5=True)
     texts = prepare_data(cfg).x("validation").tolist()
@@ -80,4 +88,6 @@ def test_a_search_the_linear_family_wins_exports_it_and_every_format_predicts_al
     model = autosearch.load(result.bundle, format="keras")._model
     (idf,) = [layer.idf for layer in model.layers if type(layer).__name__ == "NgramTfidf"]
     assert np.ptp(np.asarray(idf)) > 1.0, "the document frequencies were fitted to the training texts and saved"
+    (linear,) = [layer for layer in model.layers if type(layer).__name__ == "SparseLinear"]
+    assert linear.units == 1  # two classes: one logit, and the head's dense layer on it keeps the model linear
     assert trial.objective > 0.55  # learned something: the majority class is 58% of 600 reviews

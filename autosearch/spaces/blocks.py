@@ -21,6 +21,8 @@ from autosearch.spaces import fitting, text
 from autosearch.spaces.text import MaskedEmbeddingMean
 from autosearch.spaces.hp import tune
 
+LINEAR_UNITS = 8  # the linear family's outputs when its head's units are unknown (a rank-8 linear model)
+
 
 @keras.utils.register_keras_serializable(package="autosearch")
 class WordTokenizer(ak_preprocessor.Preprocessor):
@@ -119,16 +121,22 @@ class EmbeddingPoolBlock(_SpecBlock):
 class TextFamilyBlock(_SpecBlock):
     """One of the text families (``autosearch.spaces.text``), chosen by the ``family`` hyperparameter.
 
-    The ``linear`` family's features go to the head through dropout alone; the others' may pass a
-    hidden dense layer first (``dense_units``, a hyperparameter of theirs only)."""
+    The ``linear`` family's values go straight to the head; the others' pass dropout and may pass a
+    hidden dense layer first (``dropout`` and ``dense_units``: hyperparameters of theirs only)."""
 
     def build(self, hp: Any, inputs: Any = None) -> Any:
         x = keras.tree.flatten(inputs)[0]
-        x = text.family_features(hp, x, self.spec, self.hp)
-        x = keras.layers.Dropout(self.hp(hp, "dropout"))(x)
+        x = text.family_features(hp, x, self.spec, self.hp, self.head_units())
+        if self.hp(hp, "family") not in text.EMBEDDING_FAMILIES:  # ``linear``: straight to the head, linear
+            return x
         with hp.conditional_scope("family", text.EMBEDDING_FAMILIES):
-            units = self.hp(hp, "dense_units")  # none for ``linear``: the head's dense layer is the model
-        return keras.layers.Dense(units, activation="relu")(x) if units else x
+            return self.dense_head(hp, x)
+
+    def head_units(self) -> int:
+        """The units of the head this block feeds (1 for two classes), or ``LINEAR_UNITS`` when unknown."""
+        heads = [b for node in getattr(self, "outputs", None) or () for b in node.out_blocks]
+        shape = getattr(heads[0], "shape", None) if heads else None
+        return int(shape[-1]) if shape else LINEAR_UNITS
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
@@ -149,16 +157,28 @@ class ConvImageBlock(_SpecBlock):
 
 @keras.utils.register_keras_serializable(package="autosearch")
 class MLPBlock(_SpecBlock):
-    """Normalization -> (dense, relu, dropout) x n for encoded tabular rows."""
+    """Normalization -> (dense, relu, dropout) x n for encoded tabular rows; with n = 0 the head's dense
+    layer on the standardised features is a linear model (``units`` and ``dropout`` then unused, and
+    inactive in KerasTuner's conditional scope, so the tuner does not vary them)."""
 
     def build(self, hp: Any, inputs: Any = None) -> Any:
         x = keras.tree.flatten(inputs)[0]
         x = keras.layers.Normalization()(x)
-        units, dropout = self.hp(hp, "units"), self.hp(hp, "dropout")
-        for _ in range(self.hp(hp, "layers")):
+        layers = self.hp(hp, "layers")
+        with hp.conditional_scope("layers", _hidden_layer_counts(self.spec["layers"])):
+            units, dropout = self.hp(hp, "units"), self.hp(hp, "dropout")
+        for _ in range(layers):
             x = keras.layers.Dense(units, activation="relu")(x)
             x = keras.layers.Dropout(dropout)(x)
         return x
+
+
+def _hidden_layer_counts(value: Any) -> list[int]:
+    """The non-zero layer counts a ``layers`` value (a number, a list or a ``{min, max, step}`` range) allows."""
+    if isinstance(value, Mapping):
+        value = list(range(int(value["min"]), int(value["max"]) + 1, int(value.get("step") or 1)))
+    counts = [int(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v]
+    return counts or [-1]  # none: units and dropout are never active
 
 
 def _head(problem: str) -> Any:
@@ -205,7 +225,7 @@ CUSTOM_OBJECTS = {
     "FirstTokens": text.FirstTokens,
     "EmbeddingBiGRU": text.EmbeddingBiGRU,
     "NgramTfidf": text.NgramTfidf,
-    "SparseRows": text.SparseRows,
+    "SparseLinear": text.SparseLinear,
     "ConvImageBlock": ConvImageBlock,
     "MLPBlock": MLPBlock,
 }

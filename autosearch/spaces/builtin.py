@@ -18,11 +18,13 @@ BUILTIN_SPACES = (  # the registry registers them, in this order, after the grap
         hyperparameters={"family": ["ngram", "bag", "cnn", "rnn", "linear"], "embedding_dim": [64, 128],
                          "dropout": [0.3, 0.0, 0.5], "dense_units": [0, 64],
                          "filters": [128, 64], "kernel_size": [5, 3], "rnn_units": [64, 32],
+                         "linear_weighting": ["idf", "binary"],
                          "optimizer": "adam", "learning_rate": [0.003, 0.001, 0.01]},
         builder="autosearch.spaces.blocks:text_families",
         doc="word tokenizer -> one family: word+bigram bag, embedding bag, 1-D convolution or bidirectional GRU "
             "-> dense; or linear: TF-IDF rows of words and bigrams -> the head (a logistic regression)",
         fitter=TEXT_FITTER,
+        first_trials=("family", "text_block/family"),  # a greedy search tries each listed family first
     ),
     SpaceSpec(
         name="text_embedding_pool",

@@ -5,8 +5,9 @@ distinct n-gram ids and their weights: presence (binary tf) times the inverse do
 l2-normalised per text. Its ``adapt`` fits the document frequencies to the training ids (AutoKeras
 adapts a layer that reads the model's input before the first fit; the frequencies are a saved,
 non-trainable weight, so an exported model carries them). Built without ``adapt``, every n-gram
-weighs 1: plain binary features, still l2-normalised. ``SparseRows`` scatters the weights into one
-dense row per text, for the head's dense layer: together a logistic regression on TF-IDF features.
+weighs 1: plain binary features, still l2-normalised. ``SparseLinear`` maps the sparse row linearly
+to as many values as the head has units (1 for two classes), gathering only the n-grams present; the
+head's dense layer on them keeps the model linear: a logistic regression on TF-IDF features.
 
 Both are registered Keras-serializable and use no Keras mask (H5 cannot load the mask's op node).
 """
@@ -43,11 +44,13 @@ def _first_occurrences(grams: Any) -> tuple[Any, Any]:
 
 @keras.utils.register_keras_serializable(package="autosearch")
 class NgramTfidf(keras.layers.Layer):
-    """Word ids -> (distinct n-gram ids, their l2-normalised IDF weights), both ``(rows, 2 * length - 1)``."""
+    """Word ids -> (distinct n-gram ids, their l2-normalised IDF weights), both ``(rows, 2 * length - 1)``.
 
-    def __init__(self, vocab_size: int, buckets: int, **kwargs: Any):
+    ``weighting``: ``"idf"`` (fitted by ``adapt``) or ``"binary"`` (every n-gram present weighs the same)."""
+
+    def __init__(self, vocab_size: int, buckets: int, weighting: str = "idf", **kwargs: Any):
         super().__init__(**kwargs)
-        self.vocab_size, self.buckets = int(vocab_size), int(buckets)
+        self.vocab_size, self.buckets, self.weighting = int(vocab_size), int(buckets), str(weighting)
 
     @property
     def features(self) -> int:
@@ -61,7 +64,9 @@ class NgramTfidf(keras.layers.Layer):
 
     def adapt(self, data: Any) -> None:
         """Fit the inverse document frequencies, ``log((1 + n) / (1 + df)) + 1`` (scikit-learn's smoothed
-        IDF), to ``data``: an array of word ids, or a dataset of batches of them."""
+        IDF), to ``data``: an array of word ids, or a dataset of batches of them (``binary``: kept at 1)."""
+        if self.weighting == "binary":
+            return
         if not self.built:
             self.build(None)
         df, rows = np.zeros(self.features, dtype="float64"), 0
@@ -83,7 +88,8 @@ class NgramTfidf(keras.layers.Layer):
         return shape, shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets,
+                "weighting": self.weighting}
 
 
 def _batches(data: Any) -> Any:
@@ -96,22 +102,23 @@ def _batches(data: Any) -> Any:
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
-class SparseRows(keras.layers.Layer):
-    """(n-gram ids, weights) -> one dense row of ``features`` weights per text (a repeated id adds up)."""
+class SparseLinear(keras.layers.Layer):
+    """(n-gram ids, weights) -> ``units`` weighted sums of the n-grams' kernel rows: a linear map of the
+    sparse TF-IDF row, computed by gathering only the rows present (no dense row of every feature)."""
 
-    def __init__(self, features: int, **kwargs: Any):
+    def __init__(self, features: int, units: int, **kwargs: Any):
         super().__init__(**kwargs)
-        self.features = int(features)
+        self.features, self.units = int(features), int(units)
+
+    def build(self, grams_shape: Any, weights_shape: Any = None) -> None:
+        self.kernel = self.add_weight(name="kernel", shape=(self.features, self.units), initializer="zeros")
 
     def call(self, grams: Any, weights: Any) -> Any:
-        rows, width = keras.ops.shape(grams)[0], keras.ops.shape(grams)[1]
-        row_ids = keras.ops.repeat(keras.ops.expand_dims(keras.ops.arange(rows, dtype="int32"), 1), width, axis=1)
-        index = keras.ops.stack([keras.ops.reshape(row_ids, (-1,)),
-                                 keras.ops.reshape(keras.ops.cast(grams, "int32"), (-1,))], axis=1)
-        return keras.ops.scatter(index, keras.ops.reshape(weights, (-1,)), (rows, self.features))
+        rows = keras.ops.take(self.kernel, keras.ops.cast(grams, "int32"), axis=0)
+        return keras.ops.sum(rows * keras.ops.expand_dims(weights, -1), axis=1)
 
     def compute_output_shape(self, grams_shape: Any, weights_shape: Any = None) -> tuple:
-        return (grams_shape[0], self.features)
+        return (grams_shape[0], self.units)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "features": self.features}
+        return {**super().get_config(), "features": self.features, "units": self.units}
