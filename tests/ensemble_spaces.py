@@ -48,7 +48,7 @@ class OneColumn(ak.Block):
 
     def build(self, hp, inputs=None):
         x = keras.tree.flatten(inputs)[0]
-        x = PickColumn(tune(hp, "column", self.spec.get("column", [0, 1])))(keras.ops.cast(x, "float32"))
+        x = PickColumn(tune(hp, "column", self.spec.get("column", [0, 1])))(x)
         return keras.layers.Dense(4, activation="tanh")(x)
 
 

@@ -68,9 +68,12 @@ def choose_model(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Pa
         return single
     export = decision.export or cfg.search.ensemble == "always"
     record = _record(tracker, run_id, run_dir, cfg, split, pool, counts, decision, source, export)
-    progress.message(f"ensemble of {sum(1 for c in counts if c)} trials: cross-fitted {decision.metric} "
-                     f"{decision.ensemble:+.4f} vs {decision.single:+.4f} for the best single trial (margin "
-                     f"{decision.margin:.4f}): {'exported' if export else 'not exported'}")
+    linear = record.extra.get("margin_over_best_linear_member")
+    progress.message(f"ensemble {record.hyperparameters['members']}: cross-fitted {decision.metric} "
+                     f"{decision.ensemble:+.4f} vs {decision.single:+.4f} for the best single trial (gain needed "
+                     f"{decision.margin:.4f}): {'exported' if export else 'not exported'}; on validation "
+                     f"{record.extra['margin_over_best_member']:+.4f} over its best member"
+                     + (f", {linear:+.4f} over its best linear member" if linear is not None else ""))
     if not export:
         return single
     model, pipeline = rebuild_ensemble(cfg, split, run_dir, record)

@@ -145,7 +145,8 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
     try:
         if baselines:
             _score_missing_baselines(tracker, run_id, cfg, split, progress)
-        outcome = (chief.run_trials if chief else run_trials)(cfg, tracker, run_id, run_dir, split, progress, resumption)
+        outcome = chief.run_trials(cfg, tracker, run_id, run_dir, split, progress, resumption) if chief else \
+            run_trials(cfg, tracker, run_id, run_dir, split, progress, resumption, outputs=_row_outputs(cfg, split))
         chosen = _choose(cfg, tracker, run_id, run_dir, split, outcome, progress, distributed=chief is not None)
         best_trial_id = chosen.trial_id  # the exported model: the best trial, or the ensemble that beats it
         # the test split is touched here, once, by the chosen model: nothing above read a test score
@@ -240,6 +241,20 @@ def stored_path(path: Path) -> str:
         return str(path.relative_to(autosearch_home().resolve()))
     except ValueError:
         return str(path)
+
+
+def _row_outputs(cfg: PipelineConfig, split: SplitData) -> Any:
+    """``outputs(model, pipeline, rows)``: a model's outputs on data set rows through the bundle's raw-input
+    path (``export.outputs.model_outputs``), for the out-of-fold outputs of cross-validation (``cv.npz``)."""
+    from autosearch.export.manifest import bundle_manifest
+    from autosearch.export.outputs import model_outputs
+
+    manifest = bundle_manifest(cfg, split, "", "", None)
+
+    def outputs(model: Any, pipeline: Any, rows: Any) -> Any:
+        return model_outputs(model, pipeline, manifest, dataclasses.replace(split, indices={"rows": rows}).x("rows"))
+
+    return outputs
 
 
 def _choose(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData, outcome: Any,
