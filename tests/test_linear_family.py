@@ -91,3 +91,20 @@ def test_a_search_the_linear_family_wins_exports_it_and_every_format_predicts_al
     (linear,) = [layer for layer in model.layers if type(layer).__name__ == "SparseLinear"]
     assert linear.units == 1  # two classes: one logit, and the head's dense layer on it keeps the model linear
     assert trial.objective > 0.55  # learned something: the majority class is 58% of 600 reviews
+
+
+@pytest.mark.search
+def test_a_structured_search_with_no_hidden_layers_trains_a_linear_model_on_the_standardised_features(
+        tmp_path: Path) -> None:
+    from autosearch.workflows.search import run_search
+
+    home = tmp_path / "home"
+    cfg = load_pipeline(PIPELINES / "structured.toml", {"data.max_rows": 200, "search.max_trials": 1,
+                                                        "search.epochs": 2, "space.layers": [0],
+                                                        "search.baselines": False})
+    tracker = SQLiteTracker(home / "tracker.db")
+    result = run_search(cfg, tracker, home)
+    (trial,) = [t for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH]
+    assert trial.hyperparameters["table_block/layers"] == 0
+    assert "table_block/units" not in trial.hyperparameters and "table_block/dropout" not in trial.hyperparameters
+    assert trial.trainable_params == 30 + 1  # the head's weights on breast cancer's 30 features, and its bias
