@@ -27,6 +27,7 @@ from autosearch.tracking.sqlite import SQLiteTracker
 
 SEARCH = ["search", "--pipeline", "structured", "--max-trials", "2", "--epochs", "2", "-q", "--tracker", "clearml://p"]
 TIMEOUT = 3.0  # the tracker's default ``timeout``
+STALL_TIMEOUT = 1.0  # a stalling server's tests pass ?timeout=1: each stall waits out (2 + 3) x 1 s, not x 3 s
 SEARCH_BOUND = 120.0  # seconds of wall time for a tiny search whatever the server does (one takes ~45 s here, loaded)
 
 
@@ -202,13 +203,15 @@ def test_upload_to_a_server_that_never_answers_fails_in_one_line_within_the_dead
     assert upload_wall < TIMEOUT + 30, f"{upload_wall:.0f}s"  # the deadline, plus starting Python and the SDK
 
 
+# The stall in Task.init runs in `make bench`; in `make test`, the stall mid-run (the same drop, one line, completed
+# search) and test_the_sdk_settings_alone_bound_task_init... (Task.init gives up in time) keep its proof.
 @pytest.mark.search
-@pytest.mark.parametrize(("mute_at", "what"), [(("tasks.create", 1), "Task.init"),
+@pytest.mark.parametrize(("mute_at", "what"), [pytest.param(("tasks.create", 1), "Task.init", marks=pytest.mark.slow),
                                                (("events.add_batch", 2), "")])
 def test_a_server_that_stalls_is_dropped_with_one_line_and_the_search_completes(
         tmp_path: Path, mute_at: tuple[str, int], what: str) -> None:
     with Loopback(mute_at) as server:
-        res, wall = autosearch(tmp_path, server, *SEARCH)
+        res, wall = autosearch(tmp_path, server, *SEARCH[:-1], f"clearml://p?timeout={STALL_TIMEOUT:g}")
         assert server.muted.is_set(), server.log
     assert res.returncode == 0, res.stderr[-3000:]
     assert wall < SEARCH_BOUND, f"{wall:.0f}s"
