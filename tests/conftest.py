@@ -16,9 +16,13 @@ PIPELINES = ROOT / "pipelines"
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty AUTOSEARCH_HOME for this test; the default tracker lives inside it."""
+    """An empty AUTOSEARCH_HOME for this test; the default tracker lives inside it. Its searches select on
+    holdout (``AUTOSEARCH_CV_BELOW_ROWS=0``): the tests' small data sets would be cross-validated, five more
+    fits per trial that prove nothing to a test about something else; tests/test_selection.py proves the
+    cross-validation, unsetting it."""
     home = tmp_path / "home"
     monkeypatch.setenv("AUTOSEARCH_HOME", str(home))
+    monkeypatch.setenv("AUTOSEARCH_CV_BELOW_ROWS", "0")
     monkeypatch.delenv("AUTOSEARCH_TRACKING_URI", raising=False)
     return home
 

@@ -40,7 +40,7 @@ def test_a_tie_goes_to_the_lower_validation_loss_in_the_oracle_the_export_and_th
 
     from autosearch.tuning.checkpoints import checkpoint_path
 
-    monkeypatch.setattr(crossval, "CV_BELOW_VALIDATION_ROWS", 0)  # holdout: this test is about the tie alone
+    monkeypatch.setenv(crossval.THRESHOLD_VARIABLE, "0")  # holdout: this test is about the tie alone
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(tiny(**{"search.max_trials": 2, "search.seed": 2}), tracker, home)
     trials = search_trials(tracker, result.run_id)
@@ -68,7 +68,9 @@ def test_a_tie_goes_to_the_lower_validation_loss_in_the_oracle_the_export_and_th
     assert all(t.extra["selection"]["method"] == "holdout" for t in trials)
 
 
-def test_small_data_compares_trials_by_cross_validation_and_records_folds_spread_and_threshold(home: Path) -> None:
+def test_small_data_compares_trials_by_cross_validation_and_records_folds_spread_and_threshold(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(crossval.THRESHOLD_VARIABLE)  # the shipped threshold (tests' home turns it off)
     from autosearch.export.manifest import bundle_manifest
     from autosearch.export.outputs import model_outputs
     from autosearch.tuning.progress import SilentProgress
@@ -110,7 +112,9 @@ def test_small_data_compares_trials_by_cross_validation_and_records_folds_spread
     assert [float(correct[fold == k].mean()) for k in range(crossval.FOLDS)] == pytest.approx(cv["scores"], abs=1e-6)
 
 
-def test_large_data_selects_on_holdout_and_no_choice_reads_a_test_score(home: Path) -> None:
+def test_large_data_selects_on_holdout_and_no_choice_reads_a_test_score(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(crossval.THRESHOLD_VARIABLE)  # the shipped threshold (tests' home turns it off)
     """540 validation rows: holdout. The same search with every test label flipped chooses the same."""
     cfg = tiny(**{"data.max_rows": 900, "split.validation": 0.6, "search.max_trials": 2})
     split = prepare_data(cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -33,6 +34,9 @@ def quiet_tensorflow() -> None:
     the whole of it in the trial's folder instead.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # "N out of the last N calls to <function> triggered tf.function retracing": scoring each trial's
+    # model once (held-out outputs, ensembles, cross-validation) builds one predict function per model
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
     kt.quiet_kerastuner()

@@ -28,22 +28,36 @@ import pandas as pd
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.data.impute import fill_values
+from autosearch.errors import ConfigError
 from autosearch.tracking import RunInfo, TrialRecord, get_tracker
 from autosearch.tracking.selection import fold_se
 from autosearch.tuning.policy import ReproducePolicy
 
 FOLDS = 5
 CV_BELOW_VALIDATION_ROWS = 500  # the measurement behind it: the module doc and the README
+THRESHOLD_VARIABLE = "AUTOSEARCH_CV_BELOW_ROWS"  # sets another threshold; 0 turns cross-validation off
 CROSSVAL = "cv.npz"
 # (model, fitted pipeline, data set row indices) -> outputs in the data set's class order (or values); the
 # workflow passes the bundle's raw-input path (export.outputs.model_outputs): tuning does not import export
 Outputs = Callable[[Any, Any, np.ndarray], np.ndarray]
 
 
+def cv_below_rows() -> int:
+    """The validation rows below which trials are cross-validated: ``$AUTOSEARCH_CV_BELOW_ROWS`` when set
+    (a whole number; 0 turns cross-validation off), else ``CV_BELOW_VALIDATION_ROWS``. Each trial records it."""
+    value = os.environ.get(THRESHOLD_VARIABLE, "").strip()
+    if not value:
+        return CV_BELOW_VALIDATION_ROWS
+    if not value.isdigit():
+        raise ConfigError(f"{THRESHOLD_VARIABLE}={value!r} is not a whole number of validation rows; set it to "
+                          f"0 (no cross-validation) or a row count such as {CV_BELOW_VALIDATION_ROWS}, or unset it.")
+    return int(value)
+
+
 def uses_cv(cfg: PipelineConfig, split: SplitData) -> bool:
     """Whether this run's trials are compared by cross-validation: few validation rows, and a tuner whose
     trials are whole trainings (Hyperband's continue earlier ones)."""
-    return len(split.indices["validation"]) < CV_BELOW_VALIDATION_ROWS and cfg.search.tuner != "hyperband"
+    return len(split.indices["validation"]) < cv_below_rows() and cfg.search.tuner != "hyperband"
 
 
 def fold_splits(split: SplitData, k: int, seed: int) -> list[SplitData]:

@@ -60,7 +60,7 @@ class Selector:
     def record(self) -> dict[str, Any]:
         """What the run's summary records of its selection."""
         return {"method": "cv" if self.cv else "holdout", "validation_rows": self.validation_rows,
-                "cv_below_validation_rows": crossval.CV_BELOW_VALIDATION_ROWS, "folds": crossval.FOLDS,
+                "cv_below_validation_rows": crossval.cv_below_rows(), "folds": crossval.FOLDS,
                 "cross_validated": sorted(c.trial_id for c in self.book.values() if c.cross_validated)}
 
     # ------------------------------------------------------------ the rule over KerasTuner's and the hooks' trials
@@ -111,7 +111,7 @@ class Selector:
         objective = float(live.history[best_index])
         selection: dict[str, Any] = {
             "method": "holdout", "validation_rows": self.validation_rows,
-            "cv_below_validation_rows": crossval.CV_BELOW_VALIDATION_ROWS, "val_loss": _val_loss(trial),
+            "cv_below_validation_rows": crossval.cv_below_rows(), "val_loss": _val_loss(trial),
             "se": holdout_se(self.cfg.search.objective, objective, self.validation_rows)}
         if self.cv:
             skip = self._skip_reason(trial.trial_id, objective, best_index + 1, len(live.history))
