@@ -1,8 +1,9 @@
 """An ensemble of trials as one Keras model: the members nested under distinct names, their outputs
 weighted and summed, all fed by the one fitted preprocessing they share.
 
-Built from Keras' own layers only (``Rescaling`` by a member's weight, ``Add``), so the bundle reloads in
-every format with the custom objects a single trial needs. The members must share their preprocessing
+Built from Keras' own layers only (``Rescaling`` by a member's weight, ``Add``) around copies of the members'
+layers in one flat graph, so the bundle reloads in every format (H5 included) with the custom objects a
+single trial needs. The members must share their preprocessing
 (the same AutoKeras pipeline, so the same inputs and the same class order); their heads' outputs (class
 probabilities, one sigmoid column for two classes, or regression values) are averaged as they are.
 """
@@ -17,6 +18,27 @@ from autosearch.errors import ExportError
 
 def _spec(model: Any) -> list[tuple[tuple[Any, ...], str]]:
     return [(tuple(t.shape[1:]), str(t.dtype)) for t in model.inputs]
+
+
+def _inlined(model: Any, feed: list, prefix: str) -> Any:
+    """``model``'s output computed from ``feed`` by copies of its layers named ``prefix + name``, holding its
+    weights: the members' layers sit in the ensemble's one flat graph. Nested, the members' models would be
+    saved to H5 and read back without their adapted state (a Normalization's mean and variance: 0.8 off)."""
+    import keras
+
+    def renamed(layer: Any) -> Any:
+        return layer.__class__.from_config({**layer.get_config(), "name": prefix + layer.name})
+
+    clone = keras.models.clone_model(model, input_tensors=keras.tree.pack_sequence_as(model.input, feed),
+                                     clone_function=renamed)
+    copies = {layer.name: layer for layer in clone.layers}
+    for layer in model.layers:
+        if layer.weights:
+            copy = copies[prefix + layer.name]
+            copy.set_weights(layer.get_weights())
+            if hasattr(copy, "finalize_state"):  # an adapted Normalization reads its mean and variance here
+                copy.finalize_state()
+    return clone.outputs[0]
 
 
 def ensemble_model(members: Sequence[tuple[str, Any]], weights: Sequence[float]) -> Any:
@@ -39,7 +61,7 @@ def ensemble_model(members: Sequence[tuple[str, Any]], weights: Sequence[float])
     outputs = []
     for (name, model), weight in zip(members, weights):
         label = re.sub(r"\W", "_", str(name))
-        nested = keras.Model(list(model.inputs), model.outputs[0], name=f"member_{label}")  # distinct names: H5 needs them
-        outputs.append(keras.layers.Rescaling(float(weight), name=f"weight_{label}")(nested(feed)))
+        outputs.append(keras.layers.Rescaling(float(weight), name=f"weight_{label}")(
+            _inlined(model, feed, f"member_{label}_")))
     mean = keras.layers.Add(name="ensemble_mean")(outputs) if len(outputs) > 1 else outputs[0]
     return keras.Model(feed, mean, name="ensemble")

@@ -72,7 +72,7 @@ def log_baselines(tracker: TrackerWriter, run_id: str, cfg: PipelineConfig, spli
         objective = result.validation if cfg.search.objective == f"val_{result.metric}" else None
         tracker.finish_trial(tid, TrialState.COMPLETED, ended_at=now, objective=objective, extra={
             "model": result.description, "metric": result.metric, "validation": result.validation,
-            "test": result.test})
+            "test": result.test, **({"settings": dict(result.settings)} if result.settings else {})})
         progress.message(f"baseline {result.name}: validation {result.metric} {result.validation:.4f}")
 
 
