@@ -274,7 +274,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", overrides: Mapping
         try:
             _from_raw(own, source)
         except ConfigError as exc:
-            if not any(f"{key} =" in str(exc) or f"'{key}'" in str(exc) for key in given):
+            if not any(f"{key} =" in str(exc) or f"'{key}'" in str(exc) for key in given if _has_dotted(raw, key)):
                 raise
             raise ConfigError(f"{exc} That is the file's own value: fix it there, even though an override "
                               "replaces it.") from None

@@ -124,6 +124,7 @@ BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
                             ["space.family = ['ngram', 'lstm'] is not allowed", "use some of ngram, bag, cnn, rnn"]),
     "invalid TOML": (lambda t: ["search", "--pipeline", pipeline(t, top="name = ")], ["invalid TOML", "line"]),
     "bad tuner": (lambda t: ["search", "--tuner", "grid"], ["search.tuner = 'grid'", "greedy, bayesian"]),
+    "bad ensemble": (lambda t: ["search", "--ensemble", "most"], ["search.ensemble = 'most'", "use auto, off, always."]),
     "max trials 0": (lambda t: ["search", "--max-trials", "0"], ["search.max_trials = 0 must be at least 1"]),
     "max trials not a number": (lambda t: ["search", "--max-trials", "abc"], ["--max-trials", "invalid int value"]),
     "negative epochs": (lambda t: ["search", "--epochs", "-1"], ["search.epochs = -1 must be at least 1"]),

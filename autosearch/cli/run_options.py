@@ -17,6 +17,7 @@ SEARCH_OVERRIDES = {
     "seed": "search.seed",
     "batch_size": "search.batch_size",
     "patience": "search.patience",
+    "ensemble": "search.ensemble",
     "data": "data.dataset",
     "text_column": "data.text_column",
     "label_column": "data.label_column",
@@ -39,6 +40,7 @@ def add_pipeline_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--batch-size", type=int)
     s.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
+    s.add_argument("--ensemble", help="auto (exported when it beats the best trial by the margin), off, always")
     s.add_argument("--data", help="CSV file, image folder, or an embedded data set name")
     s.add_argument("--text-column")
     s.add_argument("--label-column")
