@@ -32,6 +32,7 @@ class RunSummary:
     fixes: tuple[str, ...] = ()  # AutoKeras workarounds applied to a graph pipeline
     baselines_won: tuple[Mapping[str, Any], ...] = ()  # baselines that beat the best trial on test
     distributed: Mapping[str, Any] = field(default_factory=dict)  # chief address, lost_after
+    selection: Mapping[str, Any] = field(default_factory=dict)  # holdout or cv, its threshold, which trials
     resumed_at: float | None = None
     other: Mapping[str, Any] = field(default_factory=dict)  # keys this release does not know, kept as read
 

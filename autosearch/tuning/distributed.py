@@ -21,10 +21,11 @@ from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.errors import ChiefLost, SearchError
 from autosearch.tracking import Tracker, TrialKind, TrialState
+from autosearch.tracking.selection import candidate_of, choose
 from autosearch.tuning import kt_adapter as kt
 from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
 from autosearch.tuning.chief_oracle import HEARTBEAT, chief_env, harden, install_chief_server
-from autosearch.tuning.hooks import TrialHooks, best_of, set_global_seed, tracked_tuner
+from autosearch.tuning.hooks import TrialHooks, set_global_seed, tracked_tuner
 from autosearch.tuning.policy import WorkerPolicy
 from autosearch.tuning.progress import Progress
 from autosearch.tuning.runner import SearchOutcome, log_baselines
@@ -93,10 +94,11 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
         kt.set_start_server(stock_server)
     search = search_trials(tracker, run_id)
     done = [t for t in search if t.state is TrialState.COMPLETED and t.objective is not None]
-    best = best_of([t.objective for t in done], cfg.search.direction)
+    rows = len(split.indices["validation"])  # the one selection rule, as a local search's (tracking.selection)
+    best = choose(filter(None, (candidate_of(t, cfg.search.objective, rows) for t in done)), cfg.search.direction)
     if best is None:
         raise _failure(tracker, run_id, oracle.fatal)
-    row = done[best[0]]
+    row = next(t for t in done if t.trial_id == best.trial_id)
     tuner = auto_model.tuner
     _leave_project_reloadable(tuner)
     model = tuner.load_model(tuner.oracle.get_trial(row.keras_trial_id))

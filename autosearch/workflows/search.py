@@ -156,7 +156,7 @@ def _search(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, s
                                           manifest_extra=chosen.manifest)
         summary = RunSummary(best_objective=chosen.objective, scores=scores, n_trials=outcome.n_trials,
                              baselines_won=tuple(baselines_that_won(tracker, run_id, scores)),
-                             bundle=None if bundle is None else stored_path(bundle))
+                             bundle=None if bundle is None else stored_path(bundle), selection=outcome.selection)
         if bundle is not None:
             artifacts = {"bundle": bundle, "manifest": bundle / "manifest.json"}
         if cfg.search.checkpoints == "best":
