@@ -29,6 +29,14 @@ def test_the_text_baseline_records_the_settings_it_chose_on_validation(split) ->
     assert tuned.validation > majority.validation and tuned.test > majority.test
 
 
+def test_the_text_baseline_fits_three_classes() -> None:
+    """The debates' statements: Democratic, Republican, Moderator (liblinear refused more than two classes)."""
+    three = prepare_data(load_pipeline(PIPELINES / "text.toml", {"data.dataset": "debates"}))
+    majority, tuned = run_baselines(three, seed=0)
+    assert len(three.dataset.class_names) == 3
+    assert tuned.name == "tfidf_logreg" and tuned.validation > majority.validation
+
+
 def test_the_text_baselines_choice_does_not_move_when_the_test_labels_favour_other_settings(split) -> None:
     _, chosen = tuned_text_model(split)
     # Label the test rows with what a model of other settings predicts: it scores 100% on test, so a choice
@@ -36,7 +44,7 @@ def test_the_text_baselines_choice_does_not_move_when_the_test_labels_favour_oth
     other = {"ngram_range": [1, 1] if chosen["ngram_range"] == [1, 2] else [1, 2],
              "C": TEXT_C[0] if chosen["C"] != TEXT_C[0] else TEXT_C[-1]}
     vectorizer = _tfidf(tuple(other["ngram_range"])).fit(list(split.x("train")))
-    model = _logreg(other["C"]).fit(vectorizer.transform(list(split.x("train"))), split.y("train"))
+    model = _logreg(other["C"], 2).fit(vectorizer.transform(list(split.x("train"))), split.y("train"))
     y = split.dataset.y.copy()
     y[split.indices["test"]] = model.predict(vectorizer.transform(list(split.x("test"))))
     assert not np.array_equal(y, split.dataset.y), "the test labels changed"

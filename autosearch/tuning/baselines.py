@@ -45,10 +45,11 @@ def _tfidf(ngrams: tuple[int, int]) -> Any:
     return TfidfVectorizer(ngram_range=ngrams, sublinear_tf=TEXT_SUBLINEAR_TF)
 
 
-def _logreg(c: float) -> Any:
+def _logreg(c: float, classes: int) -> Any:
+    """liblinear is the fastest on two classes and cannot fit more (it raises): lbfgs fits a multinomial."""
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, solver="liblinear", max_iter=1000)
+    return LogisticRegression(C=c, solver="liblinear" if classes <= 2 else "lbfgs", max_iter=1000)
 
 
 def choose_on_validation(candidates: list[dict[str, Any]], n_validation: int) -> dict[str, Any]:
@@ -75,14 +76,15 @@ def tuned_text_model(split: SplitData) -> tuple[Any, dict[str, Any]]:
         vectorizer = _tfidf(ngrams).fit(texts)
         train, val = vectorizer.transform(texts), vectorizer.transform(val_texts)
         for size, c in enumerate(TEXT_C):
-            proba = _logreg(c).fit(train, y).predict_proba(val)
+            proba = _logreg(c, len(labels)).fit(train, y).predict_proba(val)
             candidates.append({"settings": {"ngram_range": list(ngrams), "C": c, "sublinear_tf": TEXT_SUBLINEAR_TF},
                                "accuracy": float(np.mean(labels[proba.argmax(1)] == val_y)),
                                "loss": float(log_loss(val_y, proba, labels=labels)),
                                "size": (ngrams[1], size)})
     chosen = choose_on_validation(candidates, len(val_y))
     settings = {**chosen["settings"], "validation_log_loss": round(chosen["loss"], 4), "tried": len(candidates)}
-    model = make_pipeline(_tfidf(tuple(chosen["settings"]["ngram_range"])), _logreg(chosen["settings"]["C"]))
+    model = make_pipeline(_tfidf(tuple(chosen["settings"]["ngram_range"])),
+                          _logreg(chosen["settings"]["C"], len(labels)))
     return model, settings
 
 
