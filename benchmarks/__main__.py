@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import crash, distributed, overhead, quality, report, serving, startup, tracker
+from benchmarks import crash, distributed, overhead, quality, report, serving, startup, text_seeds, tracker
 from benchmarks.common import ROOT, Section, log, machine
 
 SECTIONS = ("overhead", "tracker", "serving", "startup", "quality", "distributed", "crash")
@@ -133,6 +133,9 @@ def run_sections(args: argparse.Namespace, only: list[str], work: Path, rounds: 
         timed("quality", lambda: quality.run(work, home, other_overrides, {"text": text_run},
                                              ak_defaults=not quick and not args.no_ak_defaults, names=names,
                                              deadline=deadline - reserve))
+        if not quick and (names is None or "text" in names):  # issue 21's yardstick: split seeds 0, 1, 2
+            seed0 = {"home": home, "run_id": text_run["run"]["run_id"], "wall": text_run["wall"]}
+            timed("quality_seeds", lambda: text_seeds.section(work / "text-seeds", reuse={0: seed0}))
     if "distributed" in only:
         timed("distributed", lambda: distributed.run(work / "distributed", quick))
     if "crash" in only:
