@@ -35,7 +35,8 @@ def searched(tmp_path_factory: pytest.TempPathFactory):
     data = home / "reviews.csv"
     pd.DataFrame({"text": texts, "label": labels}).sample(300, random_state=0).to_csv(data, index=False)
     cfg = load_pipeline(PIPELINES / "text.toml", {"data.dataset": str(data), "search.max_trials": 2,
-                                                  "search.epochs": 2, "search.tuner": "random"})
+                                                  "search.epochs": 2, "search.tuner": "random",
+                                                  "search.ensemble": "off"})  # the best is a trial to reproduce
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(cfg, tracker, home, export=False)
     return home, tracker, result, data
