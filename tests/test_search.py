@@ -46,7 +46,9 @@ def test_every_tuner_records_run_trials_and_epochs(tuner: str, home: Path) -> No
     for trial in trials:
         assert trial.state is TrialState.COMPLETED, trial.error
         assert trial.trial_id.startswith(result.run_id + "/")
-        assert "text_block/embedding_dim" in trial.hyperparameters
+        family = trial.hyperparameters["text_block/family"]  # a family's own values, recorded when it is active
+        assert ("text_block/linear_weighting" if family == "linear" else "text_block/embedding_dim") in \
+            trial.hyperparameters
         assert trial.hyperparameters["optimizer"] == "adam"
         assert [e.epoch for e in trial.epochs] == [0]
         assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(trial.epochs[0].metrics)
