@@ -64,7 +64,7 @@ postgres:
 	else echo "note: install Debian's postgresql to run the PostgreSQL tracker tests" >&2; fi
 
 search: $(VENV)/.installed
-	$(PY) -m autosearch search --pipeline pipelines/$(TASK).toml $(strip $(SEARCH_ARGS))
+	$(PY) -m autosearch search --pipeline $(TASK) $(strip $(SEARCH_ARGS))
 
 export: $(VENV)/.installed
 	$(PY) -m autosearch export $(RUN) $(if $(TRIAL),--trial $(TRIAL)) $(if $(OUT),--out $(OUT)) $(if $(H5),--h5)

@@ -1,4 +1,4 @@
-"""Load and validate a pipeline definition (``pipelines/*.toml``).
+"""Load and validate a pipeline definition (a shipped ``autosearch/pipelines/*.toml`` or the user's file).
 
 A pipeline file names the task, the data, the split, the search space and
 the search budget. Every value can be overridden (CLI flags, ``make`` vars);
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from autosearch import pipelines
 from autosearch.errors import ConfigError
 from autosearch.fileio import special_kind
 from autosearch.spaces.graph import inputs_first, validate_graph  # light: no TensorFlow
@@ -319,24 +320,19 @@ def _from_raw(raw: dict[str, Any], source: str) -> PipelineConfig:
     return dataclasses.replace(cfg, space=validate_space(source, cfg.search.space, cfg.kind, cfg.space), graph=graph)
 
 
-def resolve_pipeline_path(name_or_path: str, pipelines_dir: Path | None = None) -> Path:
-    """A pipeline is a path to a TOML file or the name of one in ``pipelines/``."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        return path
-    return (pipelines_dir or Path("pipelines")) / f"{name_or_path}.toml"
-
-
 def load_pipeline(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
-    """Read, merge overrides into and validate a pipeline file."""
-    path = resolve_pipeline_path(str(name_or_path))
+    """Read, merge overrides into and validate a pipeline: a shipped one by name, or a TOML file by path."""
+    path = pipelines.resolve(name_or_path)
     kind = special_kind(path)
     if kind:
         raise ConfigError(f"pipeline file '{path}' is not a regular file but {kind}; give a TOML file.")
     if not path.is_file():
-        known = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
-        hint = f"; known pipelines: {', '.join(known)}" if known else ""
-        raise ConfigError(f"pipeline file '{path}' not found{hint}.")
+        known = ", ".join(pipelines.shipped_names())
+        if pipelines.is_bare_name(name_or_path):
+            raise ConfigError(f"unknown pipeline '{name_or_path}': known pipelines: {known}; or give the path "
+                              f"of a .toml file ('autosearch pipelines' lists them).")
+        raise ConfigError(f"pipeline file '{path}' not found; give an existing .toml file or the name of a "
+                          f"shipped pipeline (known pipelines: {known}).")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

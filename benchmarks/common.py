@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINES = ROOT / "pipelines"
+PIPELINES = ROOT / "autosearch" / "pipelines"
 PYTHON = sys.executable
 
 

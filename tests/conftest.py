@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINES = ROOT / "pipelines"
+PIPELINES = ROOT / "autosearch" / "pipelines"
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ REGRESSION = ["search", "--pipeline", "structured_regression"]
 BAD_INPUTS: dict[str, tuple[Args, list[str]]] = {
     # pipeline and flags
     "unknown pipeline": (lambda t: ["search", "--pipeline", "video"],
-                         ["pipeline file 'pipelines/video.toml' not found", "known pipelines: ", "image, structured, structured_regression, text"]),
+                         ["unknown pipeline 'video'", "known pipelines: ", "image, structured, structured_regression, text"]),
     "pipeline file is a FIFO": (lambda t: ["search", "--pipeline", fifo(t, "mine.toml")],
                                 ["pipeline file", "mine.toml' is not a regular file but a named pipe", "TOML file"]),
     "pipeline is a folder": (lambda t: ["search", "--pipeline", str(t)], ["is not a regular file but a folder"]),

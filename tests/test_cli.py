@@ -19,7 +19,7 @@ def test_debug_flag_shows_the_traceback(cli) -> None:
 def test_help_and_validation_do_not_import_tensorflow() -> None:
     code = ("import sys, autosearch, autosearch.cli;"
             "from autosearch.data import prepare_data;"
-            "prepare_data(autosearch.load_pipeline('pipelines/structured.toml'));"
+            "prepare_data(autosearch.load_pipeline('structured'));"
             "print(sorted(m for m in ('tensorflow', 'keras', 'autokeras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

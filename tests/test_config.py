@@ -23,8 +23,8 @@ def test_one_pipeline_per_task_is_shipped() -> None:
     assert tasks == set(TASKS)
 
 
-def test_pipeline_can_be_named_without_path_or_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(PIPELINES.parent)
+def test_pipeline_can_be_named_without_path_or_suffix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
     assert load_pipeline("image").task == "image_classification"
 
 

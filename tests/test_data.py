@@ -56,7 +56,7 @@ def test_majority_baseline_is_recorded_for_validation_and_test() -> None:
 
 def test_fingerprint_is_equal_across_processes() -> None:
     code = ("from autosearch.config import load_pipeline; from autosearch.data import prepare_data;"
-            "print(prepare_data(load_pipeline('pipelines/structured.toml')).fingerprint)")
+            "print(prepare_data(load_pipeline('structured')).fingerprint)")
     here = split_dataset(load_dataset(cfg("structured")), 0.1, 0.2, seed=0).fingerprint
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == here

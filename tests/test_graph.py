@@ -129,7 +129,7 @@ def test_hyperband_at_nine_epochs_warm_starts_and_every_view_reads_it(home: Path
 def test_the_python_api_searches_twice_in_one_process(home: Path) -> None:
     code = ("import autosearch\n"
             "for _ in range(2):\n"
-            "    r = autosearch.search('pipelines/structured.toml', {'data.max_rows': 200, 'search.max_trials': 1,"
+            "    r = autosearch.search('structured', {'data.max_rows': 200, 'search.max_trials': 1,"
             " 'search.epochs': 1, 'search.baselines': False})\n"
             "    print(r.run_id, r.scores['test'])\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -102,7 +102,7 @@ def test_ctrl_c_in_predict_claims_no_run_and_leaves_no_output(resumed, tmp_path:
 
     home, _ = resumed
     (run,) = SQLiteTracker(home / "tracker.db").list_runs()
-    rows = prepare_data(load_pipeline(ROOT / "pipelines" / "structured.toml", {"data.max_rows": 300})).raw_x("validation")
+    rows = prepare_data(load_pipeline(ROOT / "autosearch" / "pipelines" / "structured.toml", {"data.max_rows": 300})).raw_x("validation")
     pd.concat([rows] * (20_000 // len(rows) + 1)).to_csv(tmp_path / "rows.csv", index=False)
     out = tmp_path / "out.csv"
     bundle = home / "runs" / run.run_id / "export"  # run.bundle is relative to an AUTOSEARCH_HOME not set here

@@ -130,7 +130,7 @@ def test_a_search_where_no_model_fits_fails_with_the_reason(home: Path) -> None:
 @pytest.mark.parametrize("task, metric", [
     ("image", "accuracy"), ("structured", "accuracy"), ("structured_regression", "mean_absolute_error")])
 def test_cli_search_on_each_embedded_task(task: str, metric: str, cli, home: Path) -> None:
-    res = cli("search", "--pipeline", f"pipelines/{task}.toml", "--max-trials", "2", "--epochs", "2",
+    res = cli("search", "--pipeline", task, "--max-trials", "2", "--epochs", "2",
               "--max-rows", "300")
     assert res.code == 0, res.err[-2000:]
     assert f"test {metric}" in res.out and "baseline" in res.out

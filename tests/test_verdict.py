@@ -16,7 +16,7 @@ def test_a_baseline_that_beats_the_search_is_named_in_the_last_lines_and_the_rec
                                                                                   tmp_path: Path) -> None:
     # One epoch at a learning rate of 1e-5 leaves the network near chance; gradient boosting is not.
     pipeline = tmp_path / "starved.toml"
-    pipeline.write_text(Path("pipelines/structured.toml").read_text().replace(
+    pipeline.write_text(Path("autosearch/pipelines/structured.toml").read_text().replace(
         "learning_rate = [0.001, 0.01]", "learning_rate = 0.00001"))
     res = cli("search", "--pipeline", str(pipeline), "--max-trials", "1", "--epochs", "1", "-q")
     assert res.code == 0, res.err[-2000:]
