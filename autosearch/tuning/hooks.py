@@ -33,6 +33,7 @@ from autosearch.tuning.policy import TrialPolicy, trial_seed  # noqa: F401 - tri
 from autosearch.tuning.progress import Progress
 from autosearch.tuning.verdicts import error_line, refusal
 from autosearch.tuning.resources import ResourceSampler
+from autosearch.tuning import trial_tensorboard
 
 # KerasTuner marks a trial FAILED when it raises FailedTrialError, which it does
 # for configurations it rejects (an oversized model): for us those are INVALID.
@@ -74,6 +75,8 @@ class LiveTrial:
     error: str | None = None
     ended: bool = False
     notes: dict[str, Any] = field(default_factory=dict)  # added to the row's extra as it ends (tuning.selection)
+    tensorboard: Path | None = None  # the attempt's TensorBoard folder (tuning.trial_tensorboard)
+    hparams: trial_tensorboard.HParamsSession | None = None  # its HParams session, from fit begin to the end
 
     def resources(self) -> dict[str, float]:
         sampler, self.sampler = self.sampler, None
@@ -140,8 +143,17 @@ class TrialHooks:
         live.sampler = ResourceSampler().start()
         self.progress.trial_begin(live.trial_id)
 
+    def fit_callbacks(self, trial: Any, callbacks: list, total_epochs: int) -> list:
+        """The callbacks of a trial's fit: the TensorBoard one pointed at the attempt's folder, and ours."""
+        live = self.trials[self.full_id(trial)]
+        live.tensorboard = trial_tensorboard.aim(callbacks, live.trial_id)
+        return [*callbacks, _epoch_recorder(self, trial, total_epochs)]
+
     def fit_begin(self, trial: Any, model: Any) -> None:
         live = self.trials[self.full_id(trial)]
+        if live.tensorboard is not None and live.hparams is None:  # the values the build left (grown ones too)
+            live.hparams = trial_tensorboard.HParamsSession(live.tensorboard, live.trial_id)
+            live.hparams.start(trial.hyperparameters.values)
         live.params = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
@@ -195,6 +207,9 @@ class TrialHooks:
             # the build registers conditional hyperparameters the oracle did not know at the trial's begin
             hyperparameters=None if self.policy.keeps_hyperparameters or grown == live.hyperparameters else grown,
         )
+        if live.hparams is not None:
+            live.hparams.end(state, (self.cfg.search.objective, live.objective, live.first_epoch + best[0])
+                             if completed else None)
         live.ended, self.current = True, None
         best_live = self.best()
         if self.prune_as_you_go and best_live is not None:
@@ -212,9 +227,10 @@ class TrialHooks:
         interrupted = isinstance(exc, KeyboardInterrupt)
         live.error = (str(exc) or "interrupted (Ctrl-C)") if interrupted else f"{type(exc).__name__}: {exc}"[:500]
         live.ended = True
-        self.tracker.finish_trial(
-            live.trial_id, TrialState.INTERRUPTED if interrupted else TrialState.FAILED, ended_at=time.time(),
-            error=live.error, extra=live.resources())
+        state = TrialState.INTERRUPTED if interrupted else TrialState.FAILED
+        self.tracker.finish_trial(live.trial_id, state, ended_at=time.time(), error=live.error, extra=live.resources())
+        if live.hparams is not None:
+            live.hparams.end(state)
 
 
 def _epoch_recorder(hooks: TrialHooks, trial: Any, total_epochs: int) -> Any:
@@ -270,8 +286,8 @@ def tracked_tuner(base: type, hooks: TrialHooks, abandon: frozenset[str] = froze
 
         def around_fit(self, trial: Any, fit: Any, *args: Any, **kwargs: Any) -> Any:
             set_global_seed(hooks.seed_for(trial))
-            epochs = kwargs.get("epochs", hooks.cfg.search.epochs)
-            kwargs["callbacks"] = [*kwargs.get("callbacks", []), _epoch_recorder(hooks, trial, epochs)]
+            kwargs["callbacks"] = hooks.fit_callbacks(trial, kwargs.get("callbacks", []),
+                                                      kwargs.get("epochs", hooks.cfg.search.epochs))
             history = fit(*args, **kwargs)
             model = self.__dict__.pop("_built_model", None)
             if model is not None:  # so Hyperband can warm-start a later trial from this one

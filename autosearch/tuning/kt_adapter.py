@@ -279,7 +279,12 @@ class BuildOverride:
 def epoch_tensorboard(log_dir: Path) -> Any:
     """Keras' TensorBoard callback, per-epoch summaries. Keras 3.12's calls ``tf.summary.scalar`` for every
     metric of every batch even with ``update_freq="epoch"``, where no writer records them: 0.5 ms of CPU a
-    batch (measured; 2% of a text search) spent writing nothing. This one skips those calls, and only those."""
+    batch (measured; 2% of a text search) spent writing nothing. This one skips those calls, and only those.
+
+    KerasTuner's ``Tuner._configure_tensorboard_dir`` moves a callback whose class is named exactly
+    ``TensorBoard`` into ``<log_dir>/<KerasTuner id>/execution0`` (a re-run attempt shares its folder) with
+    HParams of the values drawn before the build; it leaves this one alone, and ``tuning.trial_tensorboard``
+    gives each trial attempt its folder (``trials_root``/<attempt>) and HParams records instead."""
     import keras
 
     class EpochTensorBoard(keras.callbacks.TensorBoard):
@@ -290,7 +295,9 @@ def epoch_tensorboard(log_dir: Path) -> Any:
                 self._write_keras_model_train_graph()
                 self._should_write_train_graph = False
 
-    return EpochTensorBoard(log_dir=str(log_dir))
+    callback = EpochTensorBoard(log_dir=str(log_dir))
+    callback.trials_root = str(log_dir)  # KerasTuner deep-copies the callback for each fit; the copies keep it
+    return callback
 
 
 def order_best_trials(oracle: Any, order: Callable[[list[Any]], list[Any]]) -> None:
