@@ -50,6 +50,27 @@ def scalar(value: object) -> float:
     return float(tf.make_ndarray(value.tensor))  # type: ignore[attr-defined]
 
 
+def dashboard_rows(root: Path) -> dict[str, tuple[dict, dict]]:
+    """The HParams dashboard's table of the logs under ``root``, as TensorBoard's own HParams plugin backend
+    lists it: session group name -> (hyperparameters, {(metric group, tag): value})."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(root))
+    multiplexer.Reload()
+    tb = base_plugin.TBContext(data_provider=data_provider.MultiplexerDataProvider(multiplexer, str(root)),
+                               logdir=str(root), multiplexer=multiplexer)
+    request = api_pb2.ListSessionGroupsRequest(start_index=0, slice_size=100, allowed_statuses=[
+        api_pb2.STATUS_SUCCESS, api_pb2.STATUS_FAILURE, api_pb2.STATUS_UNKNOWN, api_pb2.STATUS_RUNNING])
+    groups = list_session_groups.Handler(context.RequestContext(), backend_context.Context(tb), "", request).run()
+    return {group.name: ({k: getattr(v, v.WhichOneof("kind")) for k, v in group.hparams.items()},
+                         {(m.name.group, m.name.tag): m.value for m in group.metric_values})
+            for group in groups.session_groups}
+
+
 def test_a_three_trial_search_writes_a_tensorboard_folder_with_hparams_per_trial(home: Path) -> None:
     from tensorboard.plugins.hparams import api_pb2
 
@@ -80,6 +101,14 @@ def test_a_three_trial_search_writes_a_tensorboard_folder_with_hparams_per_trial
         objective = [(step, v) for step, v in read_events(folder)["scalars"] if v.tag == cfg.search.objective]
         assert [(step, pytest.approx(scalar(v), abs=1e-6)) for step, v in objective] == \
             [(trial.best_epoch, trial.objective)], "the objective at its best epoch, as the tracker has it"
+
+    rows = dashboard_rows(root)
+    assert sorted(rows) == sorted(t.local_id for t in trials), "the HParams table has a row per trial"
+    for trial in trials:
+        hyperparameters, metrics = rows[trial.local_id]
+        assert set(hyperparameters) == set(trial.hyperparameters)
+        assert metrics[("", cfg.search.objective)] == pytest.approx(trial.objective, abs=1e-6)
+        assert ("validation", "epoch_loss") in metrics
 
 
 def test_each_attempt_of_a_trial_gets_its_own_folder(tmp_path: Path) -> None:
