@@ -97,6 +97,23 @@ class TrackerWriter(ABC):
         ``UnknownRunError`` for an unknown id.
         """
 
+    @abstractmethod
+    def set_tags(self, run_id: str, tags: Mapping[str, str], *, remove: Sequence[str] = ()) -> None:
+        """Add ``tags`` to a run's tags (a key already there gets the new value) and drop the keys in ``remove``
+        (a key the run lacks is ignored); the run's other tags stay. Allowed in any run status.
+
+        Keys and values are checked with ``records.check_tags`` first: a bad one raises ``TrackerError`` and
+        nothing is written. Raises ``UnknownRunError`` for an unknown id. Tags given to ``start_run``
+        (``RunInfo.tags``) are recorded the same way.
+        """
+
+    @abstractmethod
+    def describe_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> None:
+        """Set a run's ``name`` (one line) and/or ``note`` (free text); None leaves a field as it is, ``""``
+        clears it. Allowed in any run status. Values are checked with ``records.check_name``/``check_note``
+        (``TrackerError``, nothing written); raises ``UnknownRunError`` for an unknown id.
+        """
+
     def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
         """Record that process ``pid`` on ``host`` is alive at ``at`` (epoch seconds) for a RUNNING run.
 

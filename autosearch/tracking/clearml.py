@@ -16,7 +16,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from autosearch.environment import autosearch_home
 from autosearch.errors import TrackerError
 from autosearch.fileio import flatten
 from autosearch.tracking.base import TrackerWriter
+from autosearch.tracking.clearml_labels import RECORD, label_closed_task, label_live, tag_text, task_name
 from autosearch.tracking.clearml_sdk import (
     SDK_OFFLINE_LINES,
     abandon,
@@ -40,6 +41,9 @@ from autosearch.tracking.records import (
     RunStatus,
     TrialRecord,
     TrialState,
+    check_name,
+    check_note,
+    check_tags,
     split_trial_id,
 )
 
@@ -47,7 +51,6 @@ from autosearch.tracking.records import (
 _NO_AUTO_CONNECT = {k: False for k in (
     "detect_repository", "tensorflow", "tensorboard", "keras", "matplotlib", "joblib", "scikit", "pytorch",
     "xgboost", "lightgbm", "catboost", "fastai", "hydra", "megengine", "jsonargparse")}
-RECORD = "clearml.json"
 PROBE_EVERY = 10.0  # seconds between liveness probes of an online server (before calls, on heartbeats)
 
 
@@ -116,12 +119,14 @@ class ClearMLTracker(TrackerWriter):
 
         Task._report_subprocess_enabled = False  # report from a thread: a reporter subprocess holds close() ~11 s
         project = self.project or run.pipeline or "autosearch"
-        tags = [run.task, run.dataset, f"fingerprint:{str(run.fingerprint)[:12]}", "autosearch"]
+        tags = [run.task, run.dataset, f"fingerprint:{str(run.fingerprint)[:12]}", "autosearch",
+                *(tag_text(k, v) for k, v in check_tags(run.tags).items())]
+        name = task_name(f"{run.pipeline} {run.run_id}", check_name(run.name) or "")
         while self.task is None:  # online, then offline if Task.init fails there
             Task.set_offline(self.offline)
             try:
                 self.task = self._call("Task.init", lambda: Task.init(
-                    project_name=project, task_name=f"{run.pipeline} {run.run_id}", tags=tags, reuse_last_task_id=False,
+                    project_name=project, task_name=name, tags=tags, reuse_last_task_id=False,
                     auto_connect_frameworks=_NO_AUTO_CONNECT, auto_connect_arg_parser=False, auto_connect_streams=False,
                     auto_resource_monitoring=False))
             except TrackerError as exc:
@@ -135,6 +140,8 @@ class ClearMLTracker(TrackerWriter):
             self.task.connect(_hyperparameters(run.config), name="pipeline"),
             self.task.connect_configuration({"run_id": run.run_id, "data": dict(run.data),
                                              "environment": dict(run.environment)}, name="run")))
+        if run.note:
+            self._call("the run's note", lambda: self.task.set_comment(check_note(run.note)))
         self.project = project
 
     def log_trial(self, trial: TrialRecord) -> None:
@@ -196,6 +203,20 @@ class ClearMLTracker(TrackerWriter):
                    summary: Mapping[str, Any] | None = None) -> None:
         self._call("the run's end", lambda: (self._report_leaderboard(),
                                              self.task.add_tags([f"status:{RunStatus(status).value.lower()}"])))
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str], *, remove: Sequence[str] = ()) -> None:
+        """ClearML tags ``key=value`` (see ``clearml_labels``), on the open task or, after the search, its record's."""
+        self._label(run_id, tags=check_tags(tags, remove), remove=list(remove))
+
+    def describe_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> None:
+        """The name after the run id in the task name, the note as the task's comment."""
+        self._label(run_id, name=check_name(name), note=check_note(note))
+
+    def _label(self, run_id: str, **labels: Any) -> None:
+        if self.task is not None and self._run is not None and self._run.run_id == run_id:
+            self._call("the run's labels", lambda: label_live(self.task, **labels))
+        else:
+            label_closed_task(run_id, self.server_timeout, **labels)
 
     def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
         """Liveness lives in the local tracker; a beat probes an online server (``_check_alive``) and reports the

@@ -58,6 +58,14 @@ class CompositeTracker(Tracker):
         self.primary.log_artifact(run_id, name, path)
         self._fan_out(lambda w: w.log_artifact(run_id, name, path))
 
+    def set_tags(self, run_id: str, tags: Any, *, remove: Sequence[str] = ()) -> None:
+        self.primary.set_tags(run_id, tags, remove=remove)
+        self._fan_out(lambda w: w.set_tags(run_id, tags, remove=remove))
+
+    def describe_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> None:
+        self.primary.describe_run(run_id, name=name, note=note)
+        self._fan_out(lambda w: w.describe_run(run_id, name=name, note=note))
+
     def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
         self.primary.heartbeat(run_id, pid=pid, host=host, at=at)
         self._fan_out(lambda w: w.heartbeat(run_id, pid=pid, host=host, at=at))

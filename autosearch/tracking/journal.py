@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from autosearch.errors import TrackerLockedError, TrialFinishedError, UnknownTrialError
 from autosearch.tracking.base import Tracker, TrackerWriter
@@ -270,6 +270,14 @@ class JournalledWriter(TrackerWriter):
     def log_artifact(self, run_id: str, name: str, path: Path) -> None:
         self.settle()
         self.tracker.log_artifact(run_id, name, path)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str], *, remove: Sequence[str] = ()) -> None:
+        self.settle()
+        self.tracker.set_tags(run_id, tags, remove=remove)
+
+    def describe_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> None:
+        self.settle()
+        self.tracker.describe_run(run_id, name=name, note=note)
 
     def heartbeat(self, run_id: str, *, pid: int, host: str, at: float) -> None:
         self.tracker.heartbeat(run_id, pid=pid, host=host, at=at)

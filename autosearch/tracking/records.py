@@ -9,16 +9,17 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from autosearch.environment import autosearch_home
-from autosearch.errors import RecordError
+from autosearch.errors import RecordError, TrackerError
 from autosearch.tracking.runsummary import RunSummary
 
 __all__ = ["EpochMetrics", "RunInfo", "RunStatus", "RunSummary", "TrialKind", "TrialRecord", "TrialState",
-           "split_trial_id", "trial_id_of"]
+           "check_name", "check_note", "check_tags", "split_trial_id", "trial_id_of"]
 
 
 class TrialState(str, enum.Enum):
@@ -63,6 +64,43 @@ def _home_path(path: str | None) -> Path | None:
     if Path(path).is_absolute():
         return Path(path)
     return autosearch_home() / path
+
+
+TAG_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,63}")
+RESERVED_TAG_PREFIXES = ("autosearch.", "mlflow.")  # backends may keep their own tags there
+MAX_TAG_VALUE, MAX_NAME, MAX_NOTE = 250, 100, 5000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def check_tags(tags: Mapping[str, Any], remove: Any = ()) -> dict[str, str]:
+    """``tags`` as a plain dict after checking them: a key is 1-64 letters, digits, ``_ . : / -`` (not starting
+    with ``. : / -``, not under ``autosearch.`` or ``mlflow.``); a value a string of up to 250 characters
+    on one line (it may be empty). ``remove`` is checked as keys. Raises ``TrackerError`` naming the bad one."""
+    for key in [*tags, *remove]:
+        if not isinstance(key, str) or not TAG_KEY.fullmatch(key) or key.startswith(RESERVED_TAG_PREFIXES):
+            raise TrackerError(f"tag key {key!r} is not allowed; use 1-64 letters, digits, _ . : / - "
+                               f"(starting with a letter, digit or _), not under {' or '.join(RESERVED_TAG_PREFIXES)}.")
+    for key, value in tags.items():
+        if not isinstance(value, str) or len(value) > MAX_TAG_VALUE or _CONTROL.search(value):
+            raise TrackerError(f"tag {key}={str(value)[:40]!r}: a value is a string of at most {MAX_TAG_VALUE} "
+                               "characters on one line.")
+    return dict(tags)
+
+
+def check_name(name: str | None) -> str | None:
+    """A run's name: one line of at most 100 characters; "" (cleared) and None (unchanged) pass."""
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME or _CONTROL.search(name)):
+        raise TrackerError(f"run name {str(name)[:40]!r}: a name is one line of at most {MAX_NAME} characters.")
+    return None if name is None else name.strip()
+
+
+def check_note(note: str | None) -> str | None:
+    """A run's note: free text of at most 5,000 characters (lines and tabs allowed)."""
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE or _CONTROL_BUT_LINES.search(note)):
+        raise TrackerError(f"run note of {len(str(note))} characters: a note is text of at most {MAX_NOTE} "
+                           "characters, without control characters other than new lines and tabs.")
+    return note
 
 
 def trial_id_of(run_id: str, local_id: str) -> str:
@@ -111,6 +149,9 @@ class RunInfo:
     best_trial_id: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)  # as stored; read it typed through ``outcome``
     heartbeat: Mapping[str, Any] = field(default_factory=dict)  # pid, host, at of the last beat; empty if none
+    name: str | None = None  # a person's label for the run ("baseline rerun"); see Tracker.describe_run
+    note: str | None = None  # free text about the run
+    tags: Mapping[str, str] = field(default_factory=dict)  # key -> value; see Tracker.set_tags
 
     @property
     def fingerprint(self) -> str | None:

@@ -43,6 +43,7 @@ from autosearch.tracking.sqlrows import (
     trial_values,
     where_in,
 )
+from autosearch.tracking.sqllabels import LabelWrites
 from autosearch.tracking.sqlschema import Dialect
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ def lock_timeout(value: float | None = None) -> float:
         raise TrackerError(f"AUTOSEARCH_LOCK_TIMEOUT={raw!r} is not a number of seconds; e.g. 60.") from None
 
 
-class SQLTracker(Tracker):
+class SQLTracker(LabelWrites, Tracker):
     """A tracker on a SQL database; ``sqlite.SQLiteTracker`` and ``sqlpostgres.PostgreSQLTracker`` connect it."""
 
     integrity_errors: tuple[type[BaseException], ...] = ()
@@ -156,7 +157,8 @@ class SQLTracker(Tracker):
         def write(tx: Tx) -> None:
             if tx.one("SELECT 1 FROM runs WHERE run_id=?", (run.run_id,)) is not None:
                 raise TrackerError(f"run '{run.run_id}' already exists in {self.uri}.")
-            tx.run(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({','.join('?' * 16)})", run_values(run))
+            tx.run(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({','.join('?' * len(RUN_COLUMNS.split(',')))})",
+                   run_values(run))
 
         self._duplicate_guard(lambda: self._write(write), f"run '{run.run_id}'")
 

@@ -12,11 +12,21 @@ import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from autosearch.tracking import liveness
-from autosearch.tracking.records import EpochMetrics, RunInfo, RunStatus, TrialKind, TrialRecord, TrialState
+from autosearch.tracking.records import (
+    EpochMetrics,
+    RunInfo,
+    RunStatus,
+    TrialKind,
+    TrialRecord,
+    TrialState,
+    check_name,
+    check_note,
+    check_tags,
+)
 from autosearch.tracking.sqlschema import Dialect
 
 RUN_COLUMNS = ("run_id, pipeline, task, dataset, seed, status, started_at, ended_at, best_trial_id, config, data,"
-               " environment, summary, hb_pid, hb_host, hb_at")
+               " environment, summary, hb_pid, hb_host, hb_at, name, note, tags")
 TRIAL_COLUMNS = ("trial_id, run_id, kind, state, hyperparameters, seed, started_at, ended_at, objective, best_epoch,"
                  " trainable_params, error, reproduces, extra")
 EPOCH_COLUMNS = "trial_id, epoch, metrics, timestamp"
@@ -59,7 +69,8 @@ def run_values(run: RunInfo) -> tuple[Any, ...]:
     hb = run.heartbeat
     return (run.run_id, run.pipeline, run.task, run.dataset, run.seed, RunStatus(run.status).value, run.started_at,
             run.ended_at, run.best_trial_id, dumps(run.config, keep_order=True), dumps(run.data),
-            dumps(run.environment), dumps(run.summary), hb.get("pid"), hb.get("host"), hb.get("at"))
+            dumps(run.environment), dumps(run.summary), hb.get("pid"), hb.get("host"), hb.get("at"),
+            check_name(run.name) or None, check_note(run.note) or None, dumps(check_tags(run.tags)))
 
 
 def trial_values(trial: TrialRecord) -> tuple[Any, ...]:
@@ -81,7 +92,8 @@ def run_from_row(row: Any, live: bool = True) -> RunInfo:
         seed=row["seed"], started_at=row["started_at"], config=json.loads(row["config"]),
         data=json.loads(row["data"]), environment=json.loads(row["environment"]),
         status=RunStatus(row["status"]), ended_at=row["ended_at"], best_trial_id=row["best_trial_id"],
-        summary=json.loads(row["summary"]), heartbeat=heartbeat)
+        summary=json.loads(row["summary"]), heartbeat=heartbeat, name=row["name"], note=row["note"],
+        tags=json.loads(row["tags"]))
     if live and run.status is RunStatus.RUNNING:
         reason = liveness.stopped(run.run_id, heartbeat, run.started_at)
         if reason:

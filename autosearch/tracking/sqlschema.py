@@ -21,7 +21,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from autosearch.errors import TrackerError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,11 @@ STEPS: dict[int, tuple[str, list[str]]] = {
         "ALTER TABLE runs ADD COLUMN hb_host TEXT",
         "ALTER TABLE runs ADD COLUMN hb_at {real}",
         "CREATE INDEX runs_by_status ON runs(status)",
+    ]),
+    3: ("run names, notes and tags", [
+        "ALTER TABLE runs ADD COLUMN name TEXT",
+        "ALTER TABLE runs ADD COLUMN note TEXT",
+        "ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '{{}}'",
     ]),
 }
 
