@@ -51,6 +51,11 @@ def register(sub: SubCommand) -> None:
     rep.add_argument("run_ids", nargs="*", help="runs to report (default: the newest; --all-runs for all)")
     rep.add_argument("--all-runs", action="store_true")
     rep.add_argument("--out", type=Path, help="directory (default: <home>/reports)")
+    rep.add_argument("--pipeline", help="only runs of this pipeline (or task) in the index and --all-runs")
+    rep.add_argument("--dataset", help="only runs on this data set in the index and --all-runs")
+    rep.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                     help="only runs with this tag in the index and --all-runs (repeat: all must match)")
+    rep.add_argument("--index-only", action="store_true", help="write only index.html, no run report")
 
     rp = sub("reproduce", "re-run a trial from its hyperparameters and seed; does its result hold?", cmd_reproduce)
     rp.add_argument("trial_id")
@@ -160,11 +165,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
-    from autosearch.views.report import write_report
+    from autosearch.views.report import RunFilter, write_report
 
     tracker = get_tracker(args.tracker)
-    ids = [r.run_id for r in tracker.list_runs()] if args.all_runs else args.run_ids
-    for path in write_report(tracker, ids or None, args.out):
+    wanted = RunFilter.parse(args.pipeline, args.dataset, args.tag)
+    ids = [r.run_id for r in tracker.list_runs() if wanted.keeps(r)] if args.all_runs else (args.run_ids or None)
+    for path in write_report(tracker, ids, args.out, wanted, index_only=args.index_only):
         print(f"wrote {path}")
     return 0
 
