@@ -11,16 +11,17 @@ import sys
 import traceback
 from typing import Any, Sequence
 
-from autosearch.cli import distributed, results, search
+from autosearch.cli import distributed, package, results, search
 from autosearch.cli.parsing import Parser, subcommand_factory
 from autosearch.errors import AutosearchError, Marked, Terminated
 
-MODULES = (search, distributed, results)  # the order of `autosearch --help`
+MODULES = (search, distributed, results, package)  # the order of `autosearch --help`
 
 
 def parser() -> Parser:
     root = Parser(prog="autosearch", description=__doc__.splitlines()[0])
     root.add_argument("--debug", action="store_true", help="show tracebacks")
+    root.add_argument("--version", action=package.VersionAction)
     sub = subcommand_factory(root)
     for module in MODULES:
         module.register(sub)

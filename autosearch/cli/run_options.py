@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from autosearch.cli.parsing import positive
+from autosearch.pipelines import DEFAULT
 
 # CLI flag -> pipeline key it overrides.
 SEARCH_OVERRIDES = {
@@ -31,8 +32,9 @@ SEARCH_OVERRIDES = {
 
 def add_pipeline_options(s: argparse.ArgumentParser) -> None:
     """The pipeline and the flags that override its values (``SEARCH_OVERRIDES``)."""
-    s.add_argument("--pipeline", "-p", default="text",
-                   help="pipeline name in pipelines/ or a path to a .toml file (default: text)")
+    s.add_argument("--pipeline", "-p", default=DEFAULT,
+                   help=f"a shipped pipeline's name ('autosearch pipelines' lists them) or the path of your own "
+                        f".toml file (default: {DEFAULT})")
     s.add_argument("--max-trials", type=int)
     s.add_argument("--epochs", type=int)
     s.add_argument("--time-budget", help="wall-time budget, e.g. 90s, 10m, 1h")
