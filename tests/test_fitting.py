@@ -33,7 +33,8 @@ def test_vocabulary_keeps_words_seen_twice_plus_the_padding_and_unknown_ids() ->
 def test_fitted_settings_use_the_model_tokenizer_words() -> None:
     fitted = fitting.fit_text_settings({}, ["Hello, world!", "hello again", "world"])
     assert fitting.words("Hello, world!") == ["hello", ",", "world", "!"]
-    assert fitted == {"sequence_length": 16, "max_tokens": 2 + fitting.RESERVED_IDS}  # hello, world
+    assert fitted == {"sequence_length": 16, "max_tokens": 2 + fitting.RESERVED_IDS,  # hello, world
+                      "preprocessing": 2}
 
 
 @pytest.mark.search

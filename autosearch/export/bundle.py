@@ -42,20 +42,30 @@ def _model_input_spec(model: Any) -> dict[str, Any]:
     return {**specs[0], "inputs": specs}
 
 
-def _save_model(model: Any, folder: Path, force_h5: bool) -> str | None:
-    """The model as .keras and SavedModel, or .keras and H5 when the SavedModel fails (or ``force_h5``);
-    returns why H5 was written, ``None`` when it was not."""
+def _save_model(model: Any, pipeline: Any, manifest: Mapping[str, Any], folder: Path,
+                force_h5: bool) -> tuple[str | None, dict[str, Any] | None]:
+    """The model as .keras and SavedModel (``serving_default`` on raw inputs, ``serve`` on numeric ones), or
+    .keras and H5 when the SavedModel fails (or ``force_h5``); returns (why H5 was written, ``None`` when it
+    was not; how to call the SavedModel, ``None`` without one)."""
     model.save(folder / FORMAT_FILES["keras"])
-    fallback_reason = "forced (--h5)" if force_h5 else None
+    fallback_reason, serving = "forced (--h5)" if force_h5 else None, None
     if not force_h5:
+        from autosearch.export.serving import write_saved_model
+
         try:
-            model.export(str(folder / FORMAT_FILES["saved_model"]), format="tf_saved_model", verbose=False)
+            serving = write_saved_model(model, pipeline, manifest, folder / FORMAT_FILES["saved_model"])
         except Exception as exc:  # noqa: BLE001 - any failure means: fall back to H5
             shutil.rmtree(folder / FORMAT_FILES["saved_model"], ignore_errors=True)
             fallback_reason = f"{type(exc).__name__}: {exc}".strip()[:500]
     if fallback_reason:
         model.save(folder / FORMAT_FILES["h5"])
-    return fallback_reason
+    return fallback_reason, serving
+
+
+def preprocessing_version(pipeline: Any) -> int:
+    """The text preprocessing's version of a fitted pipeline (1 for data without a tokenizer of ours, and
+    for tokenizers saved before versions were recorded)."""
+    return max([int(getattr(step, "version", 1)) for steps in pipeline.inputs for step in steps] or [1])
 
 
 def write_bundle(
@@ -83,8 +93,13 @@ def write_bundle(
     tmp.mkdir()
     try:
         expected = model_outputs(model, pipeline, manifest, check_inputs)
-        fallback_reason = _save_model(model, tmp, force_h5)
+        fallback_reason, serving = _save_model(model, pipeline, manifest, tmp, force_h5)
         pipeline.save(str(tmp / PREPROCESSING))
+        if serving and serving["raw"]:
+            from autosearch.export.parity import check_parity
+
+            serving["raw"]["verification"] = check_parity(tmp / FORMAT_FILES["saved_model"], model, pipeline,
+                                                          manifest, serving["raw"], check_inputs, out)
         formats = {f: name for f, name in FORMAT_FILES.items() if (tmp / name).exists()}
         full = {
             **manifest,
@@ -93,6 +108,8 @@ def write_bundle(
             "model_input": _model_input_spec(model),
             "formats": formats,
             "preprocessing": PREPROCESSING,
+            "preprocessing_version": preprocessing_version(pipeline),
+            "serving": serving,
             "h5_fallback_reason": fallback_reason,
             "versions": package_versions(),
             "files": file_digests(tmp),

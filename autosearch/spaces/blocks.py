@@ -8,7 +8,6 @@ AutoKeras can save and reload the graph and the fitted preprocessing.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Mapping
 
 import autokeras as ak
@@ -17,7 +16,7 @@ import numpy as np
 from autokeras import hyper_preprocessors, preprocessors
 from autokeras.engine import preprocessor as ak_preprocessor
 
-from autosearch.spaces import fitting, text
+from autosearch.spaces import fitting, text, words_tf
 from autosearch.spaces.text import MaskedEmbeddingMean
 from autosearch.spaces.hp import tune
 
@@ -31,24 +30,38 @@ class WordTokenizer(ak_preprocessor.Preprocessor):
     AutoKeras' ``TextTokenizer`` keeps 500 case-sensitive whitespace tokens and
     maps unknown words to the padding id. This keeps ``max_tokens`` words
     (index 0 = padding, 1 = out of vocabulary) and splits off punctuation.
+    ``version`` is the preprocessing version (``autosearch.spaces.words_tf``): a saved tokenizer without
+    one is version 1, as every trial made before versions were recorded.
     """
 
-    def __init__(self, max_tokens: int = 20000, sequence_length: int = 64, vocab: dict | None = None, **kwargs):
+    def __init__(self, max_tokens: int = 20000, sequence_length: int = 64, vocab: dict | None = None,
+                 version: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.max_tokens = int(max_tokens)
         self.sequence_length = int(sequence_length)
         self.vocab = vocab
+        self.version = words_tf.check_version(version)
+        self._ids: Any = None
 
     @staticmethod
     def words(text: str) -> list[str]:
         return fitting.words(text)
 
     def fit(self, dataset: np.ndarray) -> None:
-        counts = Counter(w for text in dataset for w in self.words(str(text)))
+        counts, _ = words_tf.count_words(list(dataset), self.version)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_tokens - 2]
         self.vocab = {word: i + 2 for i, (word, _) in enumerate(ranked)}
+        self._ids = None
+
+    def token_ids(self) -> Any:
+        """The graph's tokenizer (``words_tf.TokenIds``) for this vocabulary, built once."""
+        if self._ids is None:
+            self._ids = words_tf.TokenIds(self.vocab or {}, self.sequence_length, self.version)
+        return self._ids
 
     def transform(self, dataset: np.ndarray) -> np.ndarray:
+        if self.version >= 2:
+            return self.token_ids().transform([str(t) for t in dataset])
         out = np.zeros((len(dataset), self.sequence_length), dtype="int32")
         for row, text in enumerate(dataset):
             ids = [self.vocab.get(w, 1) for w in self.words(str(text))][: self.sequence_length]
@@ -57,30 +70,32 @@ class WordTokenizer(ak_preprocessor.Preprocessor):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(max_tokens=self.max_tokens, sequence_length=self.sequence_length, vocab=self.vocab)
+        config.update(max_tokens=self.max_tokens, sequence_length=self.sequence_length, vocab=self.vocab,
+                      version=self.version)
         return config
 
 
 @keras.utils.register_keras_serializable(package="autosearch")
 class WordTextInput(ak.TextInput):
-    """TextInput whose fitted preprocessing is ``WordTokenizer``."""
+    """TextInput whose fitted preprocessing is ``WordTokenizer`` of preprocessing version ``version``."""
 
-    def __init__(self, max_tokens: int = 20000, sequence_length: int = 64, **kwargs):
+    def __init__(self, max_tokens: int = 20000, sequence_length: int = 64, version: int = words_tf.CURRENT,
+                 **kwargs):
         super().__init__(**kwargs)
         self.max_tokens = int(max_tokens)
         self.sequence_length = int(sequence_length)
+        self.version = words_tf.check_version(version)
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(max_tokens=self.max_tokens, sequence_length=self.sequence_length)
+        config.update(max_tokens=self.max_tokens, sequence_length=self.sequence_length, version=self.version)
         return config
 
     def get_hyper_preprocessors(self) -> list:
         return [
             hyper_preprocessors.DefaultHyperPreprocessor(preprocessors.CastToString()),
-            hyper_preprocessors.DefaultHyperPreprocessor(
-                WordTokenizer(max_tokens=self.max_tokens, sequence_length=self.sequence_length)
-            ),
+            hyper_preprocessors.DefaultHyperPreprocessor(WordTokenizer(
+                max_tokens=self.max_tokens, sequence_length=self.sequence_length, version=self.version)),
         ]
 
 
@@ -188,17 +203,25 @@ def _head(problem: str) -> Any:
 
 
 def _block_spec(params: Mapping[str, Any]) -> dict:
-    return {k: v for k, v in params.items() if k not in ("optimizer", "learning_rate")}
+    return {k: v for k, v in params.items() if k not in ("optimizer", "learning_rate", "preprocessing")}
+
+
+def _text_input(params: Mapping[str, Any]) -> Any:
+    """The text input of a text space: its ``preprocessing`` setting is the fitted version (``"auto"``, not
+    fitted: a run recorded before the setting existed, so version 1)."""
+    version = params.get("preprocessing", words_tf.CURRENT)
+    return WordTextInput(max_tokens=params["max_tokens"], sequence_length=params["sequence_length"],
+                         version=1 if version == "auto" else version, name="text")
 
 
 def text_embedding_pool(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
-    node = WordTextInput(max_tokens=params["max_tokens"], sequence_length=params["sequence_length"], name="text")
+    node = _text_input(params)
     out = EmbeddingPoolBlock(spec=_block_spec(params), name="text_block")(node)
     return node, _head(problem)(out)
 
 
 def text_families(params: Mapping[str, Any], problem: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
-    node = WordTextInput(max_tokens=params["max_tokens"], sequence_length=params["sequence_length"], name="text")
+    node = _text_input(params)
     out = TextFamilyBlock(spec=_block_spec(params), name="text_block")(node)
     return node, _head(problem)(out)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from autosearch.spaces.spec import AUTO, COMPILE, SpaceSpec
 
-TEXT_SETTINGS = {"max_tokens": AUTO, "sequence_length": AUTO}  # fitted to the training texts unless fixed
+# fitted to the training texts unless fixed; "preprocessing": the text preprocessing's version (a run
+# recorded without one is version 1: autosearch.spaces.blocks._text_input)
+TEXT_SETTINGS = {"max_tokens": AUTO, "sequence_length": AUTO, "preprocessing": AUTO}
 TEXT_FITTER = "autosearch.spaces.fitting:fit_text_settings"
 
 BUILTIN_SPACES = (  # the registry registers them, in this order, after the graph space

@@ -1,21 +1,23 @@
-"""Settings of the text spaces fitted to the training texts (light: numpy only, no TensorFlow).
+"""Settings of the text spaces fitted to the training texts (light on import: TensorFlow loads only when
+``fit_text_settings`` tokenizes).
 
 A space declares a setting ``"auto"`` and names ``fit_text_settings`` as its fitter; the search calls
 it with the pipeline's values and the training split's texts before anything is built. It tokenizes
-with ``words``, the function the model's ``WordTokenizer`` uses, so the numbers describe what the model
-will see:
+as the model's ``WordTokenizer`` of the run's preprocessing version does (``autosearch.spaces.words_tf``;
+``words`` is version 1's Python tokenizer), so the numbers describe what the model will see:
 
 - ``sequence_length``: the 95th percentile of the texts' word counts, rounded up to a multiple of 8,
   at least 16 and at most 2,048 words; with many texts, at most ``TOKEN_BUDGET`` / their number
   (but never below 128), so that one epoch stays affordable on a CPU;
-- ``max_tokens``: the words seen at least twice, plus the padding and unknown-word ids, at most 40,000.
+- ``max_tokens``: the words seen at least twice, plus the padding and unknown-word ids, at most 40,000;
+- ``preprocessing``: the version of the text preprocessing (``words_tf.CURRENT`` unless the pipeline fixes
+  one): recorded in the run, so a trial reproduces with the tokenizer it was trained with.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -31,7 +33,7 @@ RESERVED_IDS = 2  # 0 pads, 1 is any unknown word
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased words and punctuation marks, as the model's tokenizer splits them."""
+    """Lower-cased words and punctuation marks, as version 1 of the model's tokenizer splits them."""
     return _WORD.findall(text.lower())
 
 
@@ -52,12 +54,12 @@ def vocabulary_size(counts: Mapping[str, int]) -> int:
 
 
 def fit_text_settings(params: Mapping[str, Any], train_texts: Any) -> dict[str, int]:
-    """``sequence_length`` and ``max_tokens`` fitted to ``train_texts`` (a numpy unicode array or any
-    sequence of strings); the caller keeps the ones the pipeline fixed."""
-    counts: Counter[str] = Counter()
-    lengths = []
-    for text in np.asarray(train_texts, dtype=str).ravel():
-        tokens = words(str(text))
-        lengths.append(len(tokens))
-        counts.update(tokens)
-    return {"sequence_length": sequence_length(lengths), "max_tokens": vocabulary_size(counts)}
+    """``sequence_length``, ``max_tokens`` and ``preprocessing`` fitted to ``train_texts`` (a numpy unicode
+    array or any sequence of strings); the caller keeps the ones the pipeline fixed."""
+    from autosearch.spaces import words_tf
+
+    fixed = params.get("preprocessing", "auto")
+    version = words_tf.CURRENT if fixed == "auto" else words_tf.check_version(fixed)
+    counts, lengths = words_tf.count_words(np.asarray(train_texts, dtype=str).ravel().tolist(), version)
+    return {"sequence_length": sequence_length(lengths), "max_tokens": vocabulary_size(counts),
+            "preprocessing": version}
