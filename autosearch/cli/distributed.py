@@ -23,6 +23,9 @@ def register(sub: SubCommand) -> None:
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for workers on other machines)")
     c.add_argument("--port", type=positive, help="port to listen on (default: a free one)")
     add_timeout_option(c, "a worker silent this long is lost; its trial goes to another worker")
+    add_token_option(c, "(default: AUTOSEARCH_CHIEF_TOKEN, else one generated into the run folder's chief.token)")
+    c.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (with --tls-key)")
+    c.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (with --tls-cert)")
 
     w = sub("worker", "join a distributed search's chief and train the trials it hands out", cmd_worker)
     w.add_argument("--chief", required=True, type=address, help="HOST:PORT the chief printed")
@@ -34,6 +37,14 @@ def register(sub: SubCommand) -> None:
     w.set_defaults(pipeline=None)  # the run's own pipeline; one given here must match it
     w.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     add_timeout_option(w, "a chief silent this long is lost; the worker stops (default: the chief's)", None)
+    add_token_option(w, "(default: AUTOSEARCH_CHIEF_TOKEN, else the run folder's chief.token)")
+    w.add_argument("--tls-ca", metavar="PEM", help="expect TLS from the chief, its certificate signed by this CA "
+                                                   "(the certificate itself when self-signed)")
+
+
+def add_token_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--token-file", metavar="FILE",
+                   help="the chief's shared token, in a file only its owner can read " + default)
 
 
 def add_timeout_option(p: argparse.ArgumentParser, help: str, default: float | None = DEFAULT_LOST_AFTER) -> None:
@@ -75,15 +86,20 @@ def _check_tracker(uri: str | None, host: str) -> None:
 
 def cmd_chief(args: argparse.Namespace) -> int:
     from autosearch.data import prepare_data
+    from autosearch.errors import DistributedError
     from autosearch.tracking import autosearch_home, get_tracker
     from autosearch.workflows.distributed import chief_for
     from autosearch.workflows.search import run_search
 
     cfg = pipeline_of(args)
     _check_tracker(args.tracker, args.host)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise DistributedError("--tls-cert and --tls-key go together (the certificate and its private key); "
+                               "give both or neither.")
     split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     tracker = get_tracker(args.tracker)
-    chief = chief_for(args.host, args.port, args.timeout, lambda line: print(line, flush=True), args.tracker)
+    chief = chief_for(args.host, args.port, args.timeout, lambda line: print(line, flush=True), args.tracker,
+                      autosearch_home(), args.token_file, (args.tls_cert, args.tls_key) if args.tls_cert else None)
     print(f"{cfg.name}: {cfg.task} on {split.dataset.name}, {cfg.search.tuner} tuner, up to {cfg.search.max_trials} "
           f"trials x {cfg.search.epochs} epochs, trained by the workers that join", flush=True)
     with tracker:
@@ -103,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         with tracker:
             result = run_worker(tracker, args.chief, args.run, args.worker_id, progress_of(args), own, args.run_dir,
-                                args.timeout)
+                                args.timeout, args.token_file, args.tls_ca)
     except ChiefLost as exc:
         print(f"ChiefLost: {exc}", file=sys.stderr)
         return exc.exit_code

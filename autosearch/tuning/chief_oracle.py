@@ -27,16 +27,19 @@ import time
 from typing import Any, Callable
 
 from autosearch.tuning import kt_adapter as kt
+from autosearch.tuning.chief_auth import Link, serve_port, server_interceptor
 
 HEARTBEAT = "heartbeat:"  # update_trial(trial_id="heartbeat:<tuner id>", {}) is a beat, not a result
+SERVER_THREADS = 8
 MAX_LOSSES = 2  # a trial whose worker was lost this often is failed rather than retried again
 
 
-def install_chief_server(address: str, should_stop: Callable[[], BaseException | None], poll: float = 0.5,
-                         grace: float = 1.0) -> Callable[[Any], None]:
-    """Serve the oracle on ``address`` (``host:port``) until the search ends, ``should_stop()`` returns an
-    exception (raised), or the oracle records a fatal error. Returns KerasTuner's own server, for
-    ``kt_adapter.set_start_server`` to put back when the chief ends."""
+def install_chief_server(address: str, should_stop: Callable[[], BaseException | None], link: Link,
+                         refused: Callable[[str], None], poll: float = 0.5, grace: float = 1.0) -> Callable[[Any], None]:
+    """Serve the oracle on ``address`` (``host:port``) to callers holding ``link``'s token (TLS with its
+    certificate, when it has one) until the search ends, ``should_stop()`` returns an exception (raised), or
+    the oracle records a fatal error; ``refused(line)`` for each peer turned away. Returns KerasTuner's own
+    server, for ``kt_adapter.set_start_server`` to put back when the chief ends."""
     from concurrent import futures
 
     import grpc
@@ -44,10 +47,13 @@ def install_chief_server(address: str, should_stop: Callable[[], BaseException |
     from autosearch.errors import DistributedError
 
     def start_server(oracle: Any) -> None:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
+        # several threads: a slow caller does not stall the others (the oracle has its own lock)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=SERVER_THREADS),
+                             interceptors=[server_interceptor(link.token, refused)],
+                             options=[("grpc.so_reuseport", 0)])
         servicer = oracle.servicer = kt.add_servicer(oracle, server)
         try:
-            server.add_insecure_port(address)
+            serve_port(server, address, link)
         except RuntimeError:
             raise DistributedError(f"the chief cannot listen on {address}: the port is taken or the address is "
                                    "not this machine's; pass another --port (or --host).") from None
@@ -88,6 +94,14 @@ class _Hardened:
 
     def _owner(self, trial_id: str) -> str | None:
         return next((tuner for tuner, t in self.ongoing_trials.items() if t.trial_id == trial_id), None)
+
+    def get_space(self) -> Any:  # KerasTuner locks only the trial calls; the server has several threads
+        with kt.oracle_lock(self):
+            return super().get_space()
+
+    def update_space(self, hyperparameters: Any) -> Any:
+        with kt.oracle_lock(self):
+            return super().update_space(hyperparameters)
 
     def create_trial(self, tuner_id: str) -> Any:
         TS = kt.trial_status()

@@ -24,6 +24,7 @@ from autosearch.tracking import Tracker, TrialKind, TrialState
 from autosearch.tracking.selection import candidate_of, choose
 from autosearch.tuning import kt_adapter as kt
 from autosearch.tuning.automodel import build_auto_model, fit, quiet_tensorflow
+from autosearch.tuning.chief_auth import Link, open_channel
 from autosearch.tuning.chief_oracle import HEARTBEAT, chief_env, harden, install_chief_server
 from autosearch.tuning.hooks import TrialHooks, set_global_seed, tracked_tuner
 from autosearch.tuning.policy import WorkerPolicy
@@ -39,9 +40,11 @@ CONNECT_TIMEOUT = 300.0  # how long a worker started before its chief waits for 
 
 @dataclass(frozen=True)
 class Cluster:
-    """Where the chief listens (``host:port`` to bind) and how long silence means a lost process."""
+    """Where the chief listens (``host:port`` to bind), whom it admits (``link``: the token, TLS) and how
+    long silence means a lost process."""
 
     bind: str
+    link: Link
     lost_after: float = LOST_AFTER
 
 
@@ -81,7 +84,7 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
     oracle = harden(auto_model.tuner.oracle, cluster.lost_after,
                     lambda tuner, trial, why: close_lost_trial(tracker, run_id, tuner, trial, why),
                     hooks.budget_exhausted, progress.message)
-    stock_server = install_chief_server(cluster.bind, lambda: hooks.stop_requested)
+    stock_server = install_chief_server(cluster.bind, lambda: hooks.stop_requested, cluster.link, _refused)
     progress.search_begin(cfg.search.max_trials, cfg.search.epochs, cfg.search.objective, cfg.search.time_budget)
     try:
         fit(auto_model, cfg, split, cfg.search.epochs, callbacks(cfg, hooks.policy.patience(cfg), run_dir), hooks)
@@ -104,6 +107,10 @@ def run_chief_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir
     model = tuner.load_model(tuner.oracle.get_trial(row.keras_trial_id))
     pipeline = ak_pipeline.load_pipeline(kt.pipeline_path(tuner, row.keras_trial_id))
     return SearchOutcome(row.trial_id, row.objective, len(search), model, pipeline)
+
+
+def _refused(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def _leave_project_reloadable(tuner: Any) -> None:
@@ -135,18 +142,16 @@ class ChiefWatch:
     s without an answer the chief is lost: the running trial stops at its next batch (``stop``), and a
     worker still not out ``lost_after`` s later (stuck in a call) exits at once."""
 
-    def __init__(self, chief: str, tuner_id: str, lost_after: float, stop: Callable[[ChiefLost], None]):
-        self.chief, self.tuner_id, self.lost_after, self.stop = chief, tuner_id, lost_after, stop
+    def __init__(self, chief: str, tuner_id: str, lost_after: float, stop: Callable[[ChiefLost], None], link: Link):
+        self.chief, self.tuner_id, self.lost_after, self.stop, self.link = chief, tuner_id, lost_after, stop, link
         self._done = threading.Event()
         self.lost: ChiefLost | None = None
         self.channel: Any = None
 
     def start(self, client: Any) -> None:
-        """Give the worker's oracle client a channel of ours (closed when the chief is lost, which ends a call
-        blocked on it at once) and start beating on it."""
-        import grpc
-
-        self.channel = grpc.insecure_channel(self.chief)
+        """Give the worker's oracle client a channel of ours (every call carries the token; closed when the chief
+        is lost, which ends a call blocked on it at once) and start beating on it."""
+        self.channel = open_channel(self.chief, self.link)
         threading.Thread(target=self._run, args=(kt.oracle_stub(client, self.channel),), name="autosearch-chief-watch", daemon=True).start()
 
     def _run(self, stub: Any) -> None:
@@ -179,9 +184,9 @@ class ChiefWatch:
 
 
 def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: SplitData,
-                      progress: Progress, chief: str, tuner_id: str, lost_after: float = LOST_AFTER) -> int:
-    """Train the trials the chief at ``chief`` hands out until it says STOPPED; returns how many this worker
-    ran. Raises ``ChiefLost`` when the chief stops answering. A held tracker lock costs no trial: its
+                      progress: Progress, chief: str, tuner_id: str, link: Link, lost_after: float = LOST_AFTER) -> int:
+    """Train the trials the chief at ``chief`` hands out until it says STOPPED (every call carries ``link``'s
+    token); returns how many this worker ran. Raises ``ChiefLost`` when the chief stops answering. A held tracker lock costs no trial: its
     records wait in ``<run dir>/workers/<worker id>/`` and are all written before this returns."""
     chief_env(chief, tuner_id)
     quiet_tensorflow()
@@ -194,7 +199,7 @@ def run_worker_trials(cfg: PipelineConfig, tracker: Tracker, run_id: str, run_di
         # the time budget runs from the run's start, as on the chief, not from this worker's
         elapsed=max(time.time() - tracker.get_run(run_id).started_at, 0.0))
     loop = TrialLoop(LoopSetup(cfg, tracker, run_id, run_dir, split, progress), policy)
-    watch = ChiefWatch(chief, tuner_id, lost_after, lambda lost: setattr(loop.hooks, "stop_requested", lost))
+    watch = ChiefWatch(chief, tuner_id, lost_after, lambda lost: setattr(loop.hooks, "stop_requested", lost), link)
     try:
         loop.run()
     finally:
@@ -222,6 +227,10 @@ def worker_tuner(base: type, watch: ChiefWatch, lost_after: float) -> type:
     TrialStatus = kt.trial_status()
 
     class Worker(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)  # KerasTuner's client made a plain channel, never used: ours instead
+            kt.oracle_stub(self.oracle, open_channel(watch.chief, watch.link))
+
         def reload(self) -> None:
             """Workers never load or save the oracle: the chief's is the only one."""
 

@@ -12,6 +12,7 @@ No TensorFlow here: the chief and workers import it in their own processes.
 from __future__ import annotations
 
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from autosearch.errors import DistributedError
 from autosearch.redaction import redact
 from autosearch.tracking import RunInfo, RunStatus, Tracker
 from autosearch.tracking.liveness import this_host
+from autosearch.tuning.chief_auth import LOOPBACK, TOKEN_ENV
 
 JOIN = re.compile(r"autosearch worker --chief (\S+) --run (\S+)")
 
@@ -55,32 +57,60 @@ class Chief:
     lost_after: float
     say: Callable[[str], None]  # where the join command goes (stdout)
     tracker_arg: str | None = None  # a --tracker the workers need too (printed redacted)
+    home: Path | None = None  # AUTOSEARCH_HOME: the run folder, where a generated token goes
+    token_file: str | None = None  # --token-file (else AUTOSEARCH_CHIEF_TOKEN, else a generated one)
+    tls: tuple[str, str] | None = None  # --tls-cert, --tls-key
+    link: Any = field(default=None, repr=False)  # tuning.chief_auth.Link, once announced
+    made: Path | None = None  # the token file generated into the run folder
 
     @property
     def record(self) -> dict[str, Any]:
-        return {"chief": self.advertise, "bind": self.bind, "lost_after": self.lost_after}
+        return {"chief": self.advertise, "bind": self.bind, "lost_after": self.lost_after, "tls": bool(self.tls)}
 
     def join_command(self, run_id: str) -> str:
         tracker = f" --tracker {redact(self.tracker_arg)}" if self.tracker_arg else ""
-        return f"autosearch worker --chief {self.advertise} --run {run_id}{tracker}"
+        token = f" --token-file {shlex.quote(self.link.source)}" if self.link and self.link.source != TOKEN_ENV else ""
+        tls = f" --tls-ca {shlex.quote(self.tls[0])}" if self.tls else ""
+        return f"autosearch worker --chief {self.advertise} --run {run_id}{tracker}{token}{tls}"
 
     def announce(self, run_id: str) -> None:
+        """Read or generate the token (never shown), then print how workers join and which file to copy."""
+        from autosearch.tuning.chief_auth import chief_link
+
+        run_dir = Path(self.home or ".").resolve() / "runs" / run_id
+        self.link, self.made = chief_link(self.token_file, run_dir, self.tls)
         self.say(f"chief of run {run_id} on {self.bind}; workers join with: {self.join_command(run_id)}")
+        if self.made is not None:
+            self.say(f"the chief's token is in {self.made} (owner-only): copy it to each worker's machine (chmod 600 "
+                     "there) and give its path to --token-file; workers sharing the run folder read it there")
+        elif self.link.source == TOKEN_ENV:
+            self.say(f"workers need {TOKEN_ENV} set to the chief's token (or --token-file <a file holding it>)")
+        if self.bind.rpartition(":")[0] not in LOOPBACK and not self.tls:
+            print("warning: the chief listens beyond this machine without TLS: its token and the trials cross the "
+                  "network in clear; pass --tls-cert/--tls-key (workers --tls-ca).", file=sys.stderr, flush=True)
 
     def run_trials(self, cfg: PipelineConfig, tracker: Tracker, run_id: str, run_dir: Path, split: Any,
                    progress: Any, resumption: Any) -> Any:
         from autosearch.tuning.distributed import Cluster, run_chief_trials
 
-        return run_chief_trials(cfg, tracker, run_id, run_dir, split, progress, Cluster(self.bind, self.lost_after))
+        return run_chief_trials(cfg, tracker, run_id, run_dir, split, progress,
+                                Cluster(self.bind, self.link, self.lost_after))
 
 
 def chief_for(host: str, port: int | None, lost_after: float, say: Callable[[str], None],
-              tracker_arg: str | None) -> Chief:
+              tracker_arg: str | None, home: Path | None = None, token_file: str | None = None,
+              tls: tuple[str, str] | None = None) -> Chief:
     """A chief binding ``host`` (``0.0.0.0`` for every interface) on ``port`` (a free one when None); it
-    advertises this machine's name when it binds every interface."""
+    advertises this machine's name when it binds every interface. A given token file or TLS files are
+    checked here, before anything trains."""
+    from autosearch.tuning.chief_auth import given_token, read_pem
+
+    given_token(token_file)
+    for path, option in zip(tls or (), ("--tls-cert", "--tls-key")):
+        read_pem(path, option)
     port = port or free_port("127.0.0.1" if host in ("127.0.0.1", "localhost") else "")
     advertise = this_host() if host in ("0.0.0.0", "", "::") else host
-    return Chief(f"{host}:{port}", f"{advertise}:{port}", lost_after, say, tracker_arg)
+    return Chief(f"{host}:{port}", f"{advertise}:{port}", lost_after, say, tracker_arg, home, token_file, tls)
 
 
 # ---------------------------------------------------------------------------------------------- the worker
@@ -147,9 +177,14 @@ def check_worker(run: RunInfo, split: Any, own: PipelineConfig | None) -> None:
 
 def run_worker(tracker: Tracker, chief: str, run_id: str | None = None, tuner_id: str | None = None,
                progress: Any = None, own: PipelineConfig | None = None, run_dir: Path | None = None,
-               lost_after: float | None = None) -> WorkerResult:
-    """Join the chief at ``chief`` (``host:port``) for its run and train trials until it says stop.
-    Raises ``DistributedError`` before training anything when this worker cannot take part."""
+               lost_after: float | None = None, token_file: str | None = None,
+               tls_ca: str | None = None) -> WorkerResult:
+    """Join the chief at ``chief`` (``host:port``) for its run and train trials until it says stop; every call
+    carries the chief's token (``token_file``, ``AUTOSEARCH_CHIEF_TOKEN`` or the run folder's), over TLS
+    when ``tls_ca`` is given. Raises ``DistributedError`` before training or recording anything when this
+    worker cannot take part (its token refused included)."""
+    from autosearch.tuning.chief_auth import probe, worker_link
+    from autosearch.tuning.distributed import CONNECT_TIMEOUT
     from autosearch.data import prepare_data
     from autosearch.tuning.distributed import run_worker_trials
     from autosearch.tuning.progress import SilentProgress
@@ -162,12 +197,17 @@ def run_worker(tracker: Tracker, chief: str, run_id: str | None = None, tuner_id
     if run_dir is None or not run_dir.is_dir():
         raise DistributedError(f"run {run.run_id}'s directory {run_dir} is not visible here; share it (the same "
                                "AUTOSEARCH_HOME on a shared file system) or pass --run-dir.")
+    link = worker_link(token_file, run_dir, tls_ca)
+    if (run.summary.get("distributed") or {}).get("tls") and not link.ca:
+        raise DistributedError(f"the chief of run {run.run_id} serves TLS; pass --tls-ca <the CA certificate that "
+                               "signed its certificate (the certificate itself when self-signed)>.")
+    probe(chief, link, CONNECT_TIMEOUT)  # a refused token or TLS handshake ends here, in one line
     tuner_id = tuner_id or default_worker_id()
     if "chief" in tuner_id:
         raise DistributedError(f"worker id {tuner_id!r} contains 'chief', which KerasTuner reserves; pick another.")
     lost = lost_after or run.outcome.lost_after
     n = run_worker_trials(cfg, tracker, run.run_id, run_dir.resolve(), split, progress or SilentProgress(), chief,
-                          tuner_id, lost)
+                          tuner_id, link, lost)
     return WorkerResult(run.run_id, tuner_id, n)
 
 
