@@ -25,6 +25,9 @@ def register(sub: SubCommand) -> None:
     p.add_argument("--output", required=True, help="CSV file to write (not the input, not in a bundle folder)")
     p.add_argument("--format", choices=["keras", "saved_model", "h5"], help="model format to load")
     p.add_argument("--batch-rows", type=positive, default=10_000, help="rows read and predicted at a time")
+    p.add_argument("--text-column", help="the CSV's text column (text models; default: the training column)")
+    p.add_argument("--column", action="append", default=[], metavar="FEATURE=CSVCOLUMN",
+                   help="read a structured model's FEATURE from CSVCOLUMN (repeat for each renamed feature)")
 
     lb = sub("leaderboard", "the trials of a run (default: the newest), ranked", cmd_leaderboard)
     lb.add_argument("run_id", nargs="?")
@@ -90,7 +93,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from autosearch.export.serve import predict_file
 
-    n, fmt = predict_file(args.bundle, args.input, args.output, fmt=args.format, batch_rows=args.batch_rows)
+    n, fmt = predict_file(args.bundle, args.input, args.output, fmt=args.format, batch_rows=args.batch_rows,
+                          text_column=args.text_column, columns=args.column)
     print(f"{n} predictions written to {args.output} (model format: {fmt})")
     return 0
 

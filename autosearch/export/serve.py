@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from itertools import chain
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ import pandas as pd
 from autosearch.data.convert import IMAGE_SUFFIXES, image_files
 from autosearch.data.csvfile import iter_csv_file
 from autosearch.errors import InputError
+from autosearch.export.columns import check_options, column_mapper
 from autosearch.export.format import is_bundle, read_manifest
 from autosearch.export.outputs import to_raw_array
 from autosearch.export.predictor import Predictor, check_user_code, load
@@ -79,13 +80,25 @@ def check_input(source: Path, kind: str) -> None:
                          "writer forever; give a CSV file.")
 
 
-def _chunks(source: Path, batch_rows: int) -> Iterator[tuple[object, pd.DataFrame]]:
-    """(the rows, as given to the model), (the rows, kept beside the predictions), ``batch_rows`` at a time."""
+def _chunks(source: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """The CSV's rows, ``batch_rows`` at a time, each chunk knowing its file and first data row."""
     first = 0
     for chunk in iter_csv_file(source, chunk_rows=batch_rows):
         chunk.attrs.update(source=str(source), first_row=first)  # messages name the file's data rows
         first += len(chunk)
-        yield chunk, chunk
+        yield chunk
+
+
+def _rows(source: Path, manifest: Mapping[str, Any], batch_rows: int, text_column: str | None,
+          columns: Sequence[str]) -> Iterator[tuple[object, pd.DataFrame]]:
+    """(the rows as the model reads them: its columns, named by the options), (the rows as read, kept beside
+    the predictions); the header is checked against the model's columns when the first chunk is read."""
+    chunks = _chunks(source, batch_rows)
+    first = next(chunks)
+    schema = {**manifest.get("input", {}), "kind": manifest["kind"]}
+    to_model = column_mapper(schema, [str(c) for c in first.columns], str(source), text_column, columns)
+    for chunk in chain([first], chunks):
+        yield to_model(chunk), chunk
 
 
 def _images(files: list[Path], batch_rows: int) -> Iterator[tuple[object, pd.DataFrame]]:
@@ -95,14 +108,18 @@ def _images(files: list[Path], batch_rows: int) -> Iterator[tuple[object, pd.Dat
 
 
 def predict_file(bundle: Path, source: str, output: str | Path, fmt: str | None = None,
-                 batch_rows: int = 10_000) -> tuple[int, str]:
+                 batch_rows: int = 10_000, text_column: str | None = None,
+                 columns: Sequence[str] = ()) -> tuple[int, str]:
     """Predict every row (or image) of ``source`` into ``output``; returns (rows, format used).
 
-    Inputs and output are checked before the model loads; the first batch of rows is read and converted
-    before too, so most bad inputs are refused in a second. The CSV is written to a temporary file and
-    renamed, so a failure leaves no partial output.
+    ``text_column`` names the CSV's text column (default: the training one); ``columns`` maps structured
+    features to the CSV's columns (``["feature=csvcolumn", ...]``). Inputs, options and output are checked
+    before the model loads; the first batch of rows is read and converted before too, so most bad inputs are
+    refused in a second, before TensorFlow is imported. The CSV is written to a temporary file and renamed,
+    so a failure leaves no partial output.
     """
     manifest = read_manifest(bundle)  # fail fast on a bad bundle, before reading inputs
+    check_options({**manifest.get("input", {}), "kind": manifest["kind"]}, text_column, columns)
     check_user_code(bundle, manifest.get("imports", []))  # the space's code missing is the bundle's fault too
     source_path = Path(source)
     check_input(source_path, manifest["kind"])
@@ -114,7 +131,7 @@ def predict_file(bundle: Path, source: str, output: str | Path, fmt: str | None 
         batches: Iterator[tuple[object, pd.DataFrame]] = _images(files, batch_rows)
         first = next(batches)
     else:
-        batches = _chunks(source_path, batch_rows)
+        batches = _rows(source_path, manifest, batch_rows, text_column, columns)
         first = next(batches)
         to_raw_array(manifest["kind"], manifest, first[0])  # the first rows' faults, before TensorFlow loads
     predictor = load(bundle, format=fmt)
