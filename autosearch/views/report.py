@@ -15,7 +15,7 @@ from autosearch.fileio import write_text_atomic
 from autosearch.tracking import RunInfo, RunStatus, Tracker, autosearch_home
 from autosearch.views import formats, report_charts
 from autosearch.views.leaderboard import HP_PREFIX, ranked_rows, varying_hyperparameters
-from autosearch.views.report_index import RunFilter, index_html
+from autosearch.views.report_index import RunFilter, index_html, tag_chips
 from autosearch.views.report_page import Column, e, label, meta_table, page, table, text, tidy
 
 __all__ = ["RunFilter", "index_html", "run_report_html", "verdict", "write_report"]
@@ -78,7 +78,7 @@ def _meta(run: RunInfo) -> str:
     rows = [
         *([("name", run.name)] if getattr(run, "name", None) else []),
         *([("note", run.note)] if getattr(run, "note", None) else []),
-        *([("tags", ", ".join(f"{k}={v}" for k, v in tags.items()))] if tags else []),
+        *([("tags", ", ".join(tag_chips(tags)))] if tags else []),
         ("run", run.run_id), ("pipeline", f"{run.pipeline} ({run.task})"), ("status", run.status.value.lower()),
         ("data set", run.dataset), ("rows", _rows_text(data.get("rows"))),
         ("data fingerprint", run.fingerprint), ("best trial", _local(run.best_trial_id) or formats.MISSING),

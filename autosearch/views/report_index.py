@@ -21,25 +21,31 @@ class RunFilter:
 
     pipeline: str | None = None
     dataset: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str | None] = field(default_factory=dict)  # key -> value, or None: any value
 
     @classmethod
     def parse(cls, pipeline: str | None = None, dataset: str | None = None,
               tags: Sequence[str] = ()) -> "RunFilter":
-        """From the command line: ``tags`` as ``key=value`` strings; a malformed one raises ``ViewError``."""
-        parsed = {}
+        """From the command line: ``tags`` as ``key=value`` (that value) or ``key`` (any value); an empty key
+        raises ``ViewError``."""
+        parsed: dict[str, str | None] = {}
         for tag in tags:
             key, sep, value = tag.partition("=")
-            if not sep or not key.strip():
-                raise ViewError(f"--tag '{tag}' is not key=value; e.g. --tag dataset=v2.")
-            parsed[key.strip()] = value.strip()
+            if not key.strip():
+                raise ViewError(f"--tag '{tag}' names no key; use --tag KEY=VALUE or --tag KEY.")
+            parsed[key.strip()] = value.strip() if sep else None
         return cls(pipeline, dataset, parsed)
 
     def keeps(self, run: RunInfo) -> bool:
         tags = getattr(run, "tags", {}) or {}
         return ((self.pipeline is None or self.pipeline in (run.pipeline, run.task))
                 and (self.dataset is None or run.dataset == self.dataset)
-                and all(tags.get(k) == v for k, v in self.tags.items()))
+                and all(k in tags and (v is None or tags[k] == v) for k, v in self.tags.items()))
+
+
+def tag_chips(tags: Mapping[str, str]) -> list[str]:
+    """Tags as people write them: ``key=value``, or ``key`` alone for a tag without a value."""
+    return [f"{k}={v}" if v != "" else k for k, v in tags.items()]
 
 
 def run_verdict(run: RunInfo) -> str:
@@ -57,12 +63,12 @@ def _row(run: RunInfo, trials: int, linked: bool) -> dict[str, Any]:
         "objective_name": run.objective, "best_objective": run.best_objective,
         "test_metric": run.scores.get("metric"), "test_score": run.scores.get("test"), "trials": trials,
         "started_at": run.started_at, "duration_s": run.duration, "disk_mb": disk_use(run.run_dir) / 2**20,
-        "tags": tags,
+        "tags": dict(tags),
     }
 
 
 def _attrs(row: Mapping[str, Any]) -> str:
-    tags = "|".join(f"{k}={v}" for k, v in row["tags"].items())
+    tags = "|".join(tag_chips(row["tags"]))
     return f'data-pipeline="{e(row["pipeline"])}" data-dataset="{e(row["dataset"])}" data-tags="{e(tags)}"'
 
 
@@ -79,7 +85,7 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
         r["best_text"] = formats.score(r["best_objective"], r["objective_name"])
         r["test_text"] = (f"{formats.score(r['test_score'], r['test_metric'])} {label(r['test_metric'])}"
                           if not formats.is_missing(r["test_score"]) else formats.MISSING)
-        r["tags_text"] = ", ".join(f"{k}={v}" for k, v in r["tags"].items())
+        r["tags_text"] = ", ".join(tag_chips(r["tags"]))
     columns = [
         Column("run", "run_html", str, numeric=False, css="id", sort="run_id", markup=True),
         Column("started", "started_at", formats.timestamp, numeric=False, css="nowrap"),
@@ -100,7 +106,7 @@ def _select(ident: str, name: str, values: Sequence[str]) -> str:
 
 
 def _filters(rows: Sequence[Mapping[str, Any]]) -> str:
-    tags = [f"{k}={v}" for r in rows for k, v in r["tags"].items()]
+    tags = [chip for r in rows for chip in tag_chips(r["tags"])]
     return ('<div class="filters">' + _select("f-pipeline", "pipeline", [r["pipeline"] for r in rows])
             + _select("f-dataset", "data set", [r["dataset"] for r in rows]) + _select("f-tag", "tag", tags)
             + '<input id="filter" placeholder="filter rows…" aria-label="filter rows"></div>')
@@ -124,10 +130,17 @@ def _charts(rows: Sequence[Mapping[str, Any]]) -> str:
         chart.dots(xs, ys, [color[r["pipeline"]] for r in runs],
                    [f"{r['name'] or r['run_id']}: {formats.score(r['best_objective'], objective)} "
                     f"({r['pipeline']} on {r['dataset']})" for r in runs], r=5,
-                   attrs=[f'class="series run-dot" {_attrs(r)}' for r in runs])
+                   attrs=[_attrs(r) for r in runs], cls="series run-dot")
         charts.append(chart.render())
     legend = "".join(f'<span><i style="background:{c}"></i>{e(p)}</span>' for p, c in color.items())
     return f'<div class="charts">{"".join(charts)}</div><div class="legend">pipeline: {legend}</div>'
+
+
+def _narrowed(run_filter: RunFilter) -> str:
+    parts = [f"pipeline {run_filter.pipeline}"] if run_filter.pipeline else []
+    parts += [f"data set {run_filter.dataset}"] if run_filter.dataset else []
+    parts += [f"tag {c}" for c in tag_chips({k: "" if v is None else v for k, v in run_filter.tags.items()})]
+    return ", ".join(parts)
 
 
 def index_html(tracker: Tracker, out_dir: Path | None = None, run_filter: RunFilter | None = None) -> str:
@@ -137,8 +150,7 @@ def index_html(tracker: Tracker, out_dir: Path | None = None, run_filter: RunFil
     counts = tracker.trial_counts([r.run_id for r in runs], kinds=[TrialKind.SEARCH]) if runs else {}
     rows = [_row(r, counts.get(r.run_id, 0), out_dir is not None and (out_dir / f"{r.run_id}.html").exists())
             for r in runs]
-    narrowed = ", ".join(f"{k} {v}" for k, v in (("pipeline", run_filter.pipeline), ("data set", run_filter.dataset),
-                                                   *(("tag", f"{k}={v}") for k, v in run_filter.tags.items())) if v)
+    narrowed = _narrowed(run_filter)
     note = (f'<p class="note">{len(rows)} runs{f" ({narrowed})" if narrowed else ""}, newest first. Runs without a '
             "link have no report yet: <code>autosearch report RUN_ID</code> writes one.</p>")
     body = (f'<h1>autosearch runs</h1>{note}{_filters(rows)}<h2>Best score per run over time</h2>{_charts(rows)}'

@@ -26,7 +26,7 @@ td.nowrap{white-space:nowrap}td.id{white-space:nowrap;font-family:ui-monospace,m
 tr.baseline td{color:#555;font-style:italic}tr.failed td{color:#a00}
 tr.best td{background:#fff4c2;font-weight:600}
 table.meta{font-size:13px;max-width:100%}.meta th{cursor:default;background:none;text-align:left;vertical-align:top;
- position:static;white-space:nowrap}.meta td{overflow-wrap:anywhere}
+ position:static;white-space:nowrap}.meta td{overflow-wrap:anywhere;white-space:pre-line}
 .verdict{padding:10px 14px;border-radius:6px;font-size:15px;margin:12px 0}
 .verdict.won{background:#e3f4e1;border:1px solid #7cbf73}.verdict.lost{background:#fde8e4;border:1px solid #e0877a}
 .verdict.open{background:#f1f1f1;border:1px solid #ccc}

@@ -141,12 +141,12 @@ class Chart:
                           f'points="{d}"><title>{_e(label)}</title></polyline>')
 
     def dots(self, xs: Sequence[float], ys: Sequence[float], color: str | Sequence[str], labels: Sequence[str],
-             r: float = 3.5, attrs: Sequence[str] | None = None) -> None:
+             r: float = 3.5, attrs: Sequence[str] | None = None, cls: str = "series") -> None:
         colors = [color] * len(labels) if isinstance(color, str) else list(color)
         extra = list(attrs) if attrs is not None else [""] * len(labels)
         for x, y, c, label, a in zip(xs, ys, colors, labels, extra):
             if math.isfinite(x) and math.isfinite(y):
-                self.parts.append(f'<circle class="series" cx="{self.px(x):.1f}" cy="{self.py(y):.1f}" r="{r}" '
+                self.parts.append(f'<circle class="{cls}" cx="{self.px(x):.1f}" cy="{self.py(y):.1f}" r="{r}" '
                                   f'fill="{c}" fill-opacity="0.8" {a}><title>{_e(label)}</title></circle>')
 
     def _axis_ticks(self, lo: float, hi: float, kind: str) -> tuple[list[float], Formatter]:
