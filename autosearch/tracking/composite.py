@@ -4,6 +4,10 @@ The local SQLite tracker is always the primary: leaderboards, reports and
 reproduce read from it, so they work without a server. A secondary writer
 that fails (a server gone away) is reported once and dropped; the search and
 the local record go on.
+
+A secondary that can be read back (MLflow) is also where runs the primary does
+not hold are read from: a team mate's search on another machine, found on the
+shared server. A run both hold is read from the primary.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Sequence
 
+from autosearch.errors import UnknownRunError, UnknownTrialError
 from autosearch.tracking.base import Tracker, TrackerWriter
 from autosearch.tracking.records import RunInfo, TrialRecord
 
@@ -59,10 +64,14 @@ class CompositeTracker(Tracker):
         self._fan_out(lambda w: w.log_artifact(run_id, name, path))
 
     def set_tags(self, run_id: str, tags: Any, *, remove: Sequence[str] = ()) -> None:
+        if self._remote(run_id):
+            return self._readable().set_tags(run_id, tags, remove=remove)  # type: ignore[union-attr]
         self.primary.set_tags(run_id, tags, remove=remove)
         self._fan_out(lambda w: w.set_tags(run_id, tags, remove=remove))
 
     def describe_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> None:
+        if self._remote(run_id):
+            return self._readable().describe_run(run_id, name=name, note=note)  # type: ignore[union-attr]
         self.primary.describe_run(run_id, name=name, note=note)
         self._fan_out(lambda w: w.describe_run(run_id, name=name, note=note))
 
@@ -71,31 +80,76 @@ class CompositeTracker(Tracker):
         self._fan_out(lambda w: w.heartbeat(run_id, pid=pid, host=host, at=at))
 
     def restart_run(self, run_id: str) -> RunInfo:
-        """Restarted in the primary, which the reads come from; secondary writers keep their own record."""
-        return self.primary.restart_run(run_id)
+        """Restarted in the primary, which the reads come from, and in the secondaries that are read back
+        (their record would say INTERRUPTED while the resumed search writes on)."""
+        run = self.primary.restart_run(run_id)
+        self._fan_out(lambda w: w.restart_run(run_id) if isinstance(w, Tracker) else None)
+        return run
 
     def close(self) -> None:
         self._fan_out(lambda w: w.close())
         self.primary.close()
 
-    # reads come from the primary
+    # reads come from the primary; a run it does not hold, from a secondary that can be read back
+    def _readable(self) -> Tracker | None:
+        return next((w for w in self.writers if isinstance(w, Tracker)), None)
+
+    def _remote(self, run_id: str) -> bool:
+        """The run is not in the primary but a readable secondary may hold it."""
+        if self._readable() is None:
+            return False
+        try:
+            self.primary.get_run(run_id)
+            return False
+        except UnknownRunError:
+            return True
+
     def get_run(self, run_id: str) -> RunInfo:
-        return self.primary.get_run(run_id)
+        reader = self._readable() if self._remote(run_id) else self.primary
+        return reader.get_run(run_id)  # type: ignore[union-attr]
+
+    def _remote_runs(self) -> list[RunInfo]:
+        other = self._readable()
+        if other is None:
+            return []
+        local = {r.run_id for r in self.primary.list_runs()}
+        return [r for r in other.list_runs() if r.run_id not in local]
 
     def list_runs(self) -> list[RunInfo]:
-        return self.primary.list_runs()
+        runs = self.primary.list_runs() + self._remote_runs()
+        return sorted(runs, key=lambda r: (r.started_at, r.run_id), reverse=True)
 
     def get_trial(self, trial_id: str, *, with_epochs: bool = True) -> TrialRecord:
-        return self.primary.get_trial(trial_id, with_epochs=with_epochs)
+        try:
+            return self.primary.get_trial(trial_id, with_epochs=with_epochs)
+        except UnknownTrialError:
+            if (other := self._readable()) is None:
+                raise
+            return other.get_trial(trial_id, with_epochs=with_epochs)
 
     def list_trials(self, run_id: str, *, with_epochs: bool = False) -> list[TrialRecord]:
-        return self.primary.list_trials(run_id, with_epochs=with_epochs)
+        reader = self._readable() if self._remote(run_id) else self.primary
+        return reader.list_trials(run_id, with_epochs=with_epochs)  # type: ignore[union-attr]
 
     def find_trials(self, run_ids: Any = None, **kwargs: Any) -> list[TrialRecord]:
-        return self.primary.find_trials(run_ids, **kwargs)
+        other = self._readable()
+        if other is None:
+            return self.primary.find_trials(run_ids, **kwargs)
+        local = {r.run_id: r for r in self.primary.list_runs()}
+        remote = {r.run_id: r for r in other.list_runs() if r.run_id not in local}
+        mine = list(local) if run_ids is None else [i for i in run_ids if i in local]
+        theirs = list(remote) if run_ids is None else [i for i in run_ids if i in remote]
+        found = self.primary.find_trials(mine, **kwargs) + (other.find_trials(theirs, **kwargs) if theirs else [])
+        if kwargs.get("top") is None:
+            return found
+        runs = {**local, **remote}
+        return sorted(found, key=lambda t: t.leaderboard_key(runs[t.run_id].direction))[:kwargs["top"]]
 
     def trial_counts(self, run_ids: Any = None, **kwargs: Any) -> dict[str, int]:
-        return self.primary.trial_counts(run_ids, **kwargs)
+        if self._readable() is None:
+            return self.primary.trial_counts(run_ids, **kwargs)
+        return super().trial_counts(run_ids, **kwargs)
 
     def delete_run(self, run_id: str) -> None:
-        self.primary.delete_run(run_id)
+        """Deleted where it is read from: the primary, or the secondary for a run only it holds."""
+        (self._readable() if self._remote(run_id) else self.primary).delete_run(run_id)  # type: ignore[union-attr]

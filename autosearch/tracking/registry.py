@@ -3,7 +3,9 @@
 The URI comes from the argument, then ``AUTOSEARCH_TRACKING_URI``, then the
 default ``sqlite:///<home>/tracker.db``. Schemes: ``sqlite:///path``,
 ``postgresql://user@host:port/db`` (or ``postgres://``, a server several
-processes and machines share) and ``clearml://<project>``. Backends are
+processes and machines share), ``clearml://<project>`` and ``mlflow`` (MLflow's
+``MLFLOW_TRACKING_URI``, else a store under the autosearch home) or
+``mlflow+<tracking uri>`` (``mlflow+http://host:5000``). Backends are
 imported inside their builders so that a command pays only for the backend it
 uses (psycopg is never imported for SQLite).
 """
@@ -102,10 +104,63 @@ def _clearml(rest: str) -> Tracker:
     return CompositeTracker(local, [ClearMLTracker(o["project"], o["offline"], o["timeout"], o["trial_tasks"])])
 
 
+MLFLOW_OPTIONS = {"timeout": "seconds per request, e.g. 10", "run_folder": "1 or 0: upload the run's folder"}
+
+
+def mlflow_options(rest: str) -> dict[str, Any]:
+    """``mlflow[+<tracking uri>][?timeout=N&run_folder=1]`` (``rest`` is what follows ``mlflow``): the tracking URI
+    (``MLFLOW_TRACKING_URI``, else ``sqlite:///<home>/mlflow.db``) and autosearch's options, checked; other query
+    options stay on the tracking URI (a database store's own)."""
+    target = rest[1:] if rest.startswith("+") else rest
+    if rest and not rest.startswith(("+", "?")) or rest.startswith("+?") or rest == "+":
+        raise TrackerError(f"tracker URI 'mlflow{redact(rest)}': write mlflow, or mlflow+<MLflow tracking URI> "
+                           "(e.g. mlflow+http://localhost:5000).")
+    base, _, query = target.partition("?")
+    out: dict[str, Any] = {"timeout": None, "run_folder": False}
+    kept = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        where = f"tracker URI 'mlflow{redact(rest)}'"
+        if name == "timeout":
+            try:
+                out[name] = float(value)
+            except ValueError:
+                out[name] = math.nan
+            if not 1 <= out[name] < math.inf:
+                raise TrackerError(f"{where}: timeout={value} is not a number of seconds of at least 1; "
+                                   "e.g. ?timeout=10.")
+        elif name == "run_folder":
+            if value.lower() not in _YES + _NO:
+                raise TrackerError(f"{where}: run_folder={value} must be 1 or 0 (true/false, yes/no).")
+            out[name] = value.lower() in _YES
+        else:
+            kept.append(f"{name}={value}")
+    base = base + ("?" + "&".join(kept) if kept else "")
+    out["tracking_uri"] = base or os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{autosearch_home() / 'mlflow.db'}"
+    return out
+
+
+def _mlflow(rest: str) -> Tracker:
+    """MLflow for writes (dropped with one line if its server fails) and for the runs the local SQLite tracker
+    does not hold; the local tracker for the rest, as for ClearML."""
+    from autosearch.tracking.composite import CompositeTracker
+    from autosearch.tracking.mlflow_tracker import MLflowTracker
+    from autosearch.tracking.sqlite import SQLiteTracker
+
+    o = mlflow_options(rest)
+    try:
+        remote = MLflowTracker(o["tracking_uri"], timeout=o["timeout"], run_folder=o["run_folder"])
+    except ImportError as exc:
+        raise TrackerError(f"the mlflow tracker needs MLflow ({exc}); pip install 'autosearch[mlflow]' "
+                           "(make install does).") from None
+    return CompositeTracker(SQLiteTracker(autosearch_home() / "tracker.db"), [remote])
+
+
 # scheme -> (check the rest of the URI, writing nothing; build the tracker)
 _BUILDERS: dict[str, tuple[Callable[[str], Any], Callable[[str], Tracker]]] = {
     "sqlite": (_check_sqlite, _sqlite), "postgresql": (_check_postgresql, _postgresql),
-    "postgres": (_check_postgresql, _postgresql), "clearml": (clearml_options, _clearml)}
+    "postgres": (_check_postgresql, _postgresql), "clearml": (clearml_options, _clearml),
+    "mlflow": (mlflow_options, _mlflow)}
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -128,9 +183,12 @@ def check_uri(uri: str | None = None) -> tuple[str, str]:
     uri = resolve_uri(uri)
     if uri == "clearml":
         uri = "clearml://"
+    if uri.startswith("mlflow") and uri[6:7] in ("", "+", "?"):  # mlflow+http://host: the scheme is MLflow's
+        _BUILDERS["mlflow"][0](uri[6:])
+        return "mlflow", uri[6:]
     scheme, sep, rest = uri.partition("://")
     if not sep or scheme not in _BUILDERS:
-        valid = ", ".join(f"{s}://" for s in sorted(_BUILDERS))
+        valid = ", ".join(f"{s}://" for s in sorted(_BUILDERS) if s != "mlflow") + ", mlflow, mlflow+<tracking uri>"
         raise TrackerError(
             f"unknown tracker URI '{redact(uri)}'; valid schemes: {valid} (e.g. {default_uri()})."
         )

@@ -1,4 +1,5 @@
-"""Backends for the tracker tests: SQLite files in tmp_path, and a real PostgreSQL server for the session.
+"""Backends for the tracker tests: SQLite files in tmp_path, a real PostgreSQL server and a real MLflow
+server (tests/mlflowserver.py) for the session.
 
 The server is Debian's PostgreSQL (``make install`` installs it when run as root), started on a
 loopback port in a temporary directory by the first test that needs it and stopped after the last.
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from mlflowserver import MlflowServer, shared_server
 from pgserver import PostgresServer, require_postgres
 from trackerkit import BACKENDS
 
@@ -25,6 +27,12 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def mlflow_server() -> MlflowServer:
+    """One real ``mlflow server`` for the whole test process (SQLite store, proxied artifacts)."""
+    return shared_server()
+
+
 @pytest.fixture
 def pg_uri(postgres: PostgresServer) -> str:
     """A fresh, empty schema on the session's server (``create_database`` for a whole database)."""
@@ -33,7 +41,7 @@ def pg_uri(postgres: PostgresServer) -> str:
 
 @pytest.fixture(params=sorted(BACKENDS))
 def tracker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tracker]:
-    """Each backend in turn: SQLite, PostgreSQL, and the composite (SQLite + a SQLite mirror)."""
+    """Each backend in turn: SQLite, PostgreSQL, the composite (SQLite + a SQLite mirror) and MLflow."""
     t = BACKENDS[request.param](request, tmp_path)
     yield t
     t.close()

@@ -1,4 +1,4 @@
-"""The Tracker contract, run against every backend that can be read back: SQLite, PostgreSQL, composite."""
+"""The Tracker contract, run against every backend that can be read back: SQLite, PostgreSQL, composite, MLflow."""
 
 from __future__ import annotations
 

@@ -35,8 +35,16 @@ def _composite(request: pytest.FixtureRequest, tmp: Path) -> Tracker:
     return CompositeTracker(SQLiteTracker(tmp / "tracker.db"), [SQLiteTracker(tmp / "mirror.db")])
 
 
+def _mlflow(request: pytest.FixtureRequest, tmp: Path) -> Tracker:
+    # the session's real mlflow server; a fresh experiment prefix keeps each test's runs apart
+    from autosearch.tracking.mlflow_tracker import MLflowTracker
+
+    server = request.getfixturevalue("mlflow_server")
+    return MLflowTracker(server.uri, prefix=server.prefix(), timeout=60)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Tracker]] = {
-    "sqlite": _sqlite, "postgresql": _postgresql, "composite": _composite}
+    "sqlite": _sqlite, "postgresql": _postgresql, "composite": _composite, "mlflow": _mlflow}
 
 
 def beat(at: float | None = None, pid: int | None = None) -> dict:
