@@ -2,11 +2,14 @@
 
 PostgreSQL refuses to run as root, so when the tests run as root the server runs as the ``postgres``
 user (or ``nobody``) created by Debian's package. Password authentication is on for TCP, so a test
-can try bad credentials against it. The server is a direct child started with PR_SET_PDEATHSIG: if
-the test process is killed without cleaning up, the server shuts itself down.
+can try bad credentials against it. SSL is on, with a self-signed certificate made by ``openssl`` for
+127.0.0.1 (``server.ssl_root`` is that certificate: a client's ``sslrootcert``); clients choose with
+``sslmode`` (libpq's default, ``prefer``, uses it). The server is a direct child started with
+PR_SET_PDEATHSIG: if the test process is killed without cleaning up, the server shuts itself down.
 
     with PostgresServer() as pg:
         uri = pg.create_database("t1")      # postgresql://autosearch:...@127.0.0.1:<port>/t1
+        pg.uri("t1", sslmode="verify-full")  # ...?sslmode=verify-full&sslrootcert=<pg.ssl_root>
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class PostgresServer:
         self._n = 0
         self._databases: set[str] = set()
         self._admin: dict = {}
+        self.ssl_root: Path | None = None  # the server's self-signed certificate, once started
 
     # -- life cycle --------------------------------------------------------
     def __enter__(self) -> "PostgresServer":
@@ -107,8 +111,9 @@ class PostgresServer:
         self.dir = Path(tempfile.mkdtemp(prefix="autosearch-pg-"))
         pwfile = self.dir / "pw"
         pwfile.write_text(PASSWORD + "\n")
+        cert, key = self._certificate()
         if self._user:
-            for p in (self.dir, pwfile):
+            for p in (self.dir, pwfile, cert, key):
                 os.chown(p, self._user["user"], self._user["group"])
         subprocess.run(
             [str(self.bin_dir / "initdb"), "-D", str(self.dir / "data"), "-U", USER, f"--pwfile={pwfile}",
@@ -122,7 +127,8 @@ class PostgresServer:
                 [str(self.bin_dir / "postgres"), "-D", str(self.dir / "data"), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
                  "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                 "-c", "max_connections=60", "-c", "shared_buffers=32MB"],
+                 "-c", "max_connections=60", "-c", "shared_buffers=32MB",
+                 "-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "ab"),
                 cwd=self.dir, env=_env(), preexec_fn=_die_with_parent, process_group=0, **self._user)
             if self._wait_ready():
@@ -131,6 +137,18 @@ class PostgresServer:
             self._kill()
         self.stop()
         raise RuntimeError(f"PostgreSQL did not start: {last_error}")
+
+    def _certificate(self) -> tuple[Path, Path]:
+        """A self-signed certificate for 127.0.0.1 and its owner-only key (PostgreSQL refuses a readable key)."""
+        cert, key = self.dir / "server.crt", self.dir / "server.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+        key.chmod(0o600)
+        self.ssl_root = self.dir / "root.crt"  # a copy the test process reads (the server owns the original)
+        shutil.copyfile(cert, self.ssl_root)
+        return cert, key
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.start_timeout
@@ -187,9 +205,14 @@ class PostgresServer:
                              check=True, capture_output=True, text=True, env=_env(), **self._user)
         return res.stdout.strip()
 
-    def uri(self, database: str, *, password: str | None = PASSWORD, user: str = USER) -> str:
+    def uri(self, database: str, *, password: str | None = PASSWORD, user: str = USER,
+            sslmode: str | None = None, sslrootcert: Path | None = None) -> str:
+        """The URI of ``database``; with ``sslmode``, its ``sslrootcert`` too (the server's own by default)."""
         auth = f"{user}:{password}" if password is not None else user
-        return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
+        uri = f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
+        if sslmode:
+            uri += f"?sslmode={sslmode}&sslrootcert={sslrootcert or self.ssl_root}"
+        return uri
 
     def create_database(self, name: str | None = None) -> str:
         """A new empty database (about 0.4 s); returns its URI (with the password)."""

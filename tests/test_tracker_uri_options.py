@@ -46,3 +46,48 @@ def test_a_postgresql_password_never_shows_in_the_refusal() -> None:
     with pytest.raises(TrackerError) as info:
         check_uri("postgresql://me:s3cret@127.0.0.1:1/db?password=s3cret&bogus=1")
     assert "s3cret" not in str(info.value) and "unknown option 'bogus'" in str(info.value)
+
+
+# ------------------------------------------------------------------ encrypted links to a real PostgreSQL server
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real, throwaway PostgreSQL server with SSL on and a self-signed certificate (tests/pgserver.py)."""
+    from pgserver import PostgresServer, require_postgres
+
+    with PostgresServer(require_postgres()) as server:
+        server.create_database("ssl")
+        yield server
+
+
+def _encrypted(tracker) -> bool:
+    return tracker._conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()["ssl"]
+
+
+@pytest.mark.parametrize("sslmode, encrypted", [("disable", False), ("require", True), ("verify-full", True)])
+def test_the_uri_s_sslmode_and_root_certificate_reach_the_driver(postgres, sslmode: str, encrypted: bool) -> None:
+    from autosearch.tracking.sqlpostgres import PostgreSQLTracker
+
+    tracker = PostgreSQLTracker(postgres.uri("ssl", sslmode=sslmode))
+    try:
+        assert _encrypted(tracker) is encrypted
+        assert tracker.list_runs() == []
+    finally:
+        tracker.close()
+
+
+def test_verify_full_with_the_wrong_root_certificate_is_refused_in_one_line(postgres, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from tlscerts import self_signed
+
+    wrong, _ = self_signed(tmp_path, "other-ca")
+    uri = postgres.uri("ssl", sslmode="verify-full", sslrootcert=wrong)
+    res = subprocess.run([sys.executable, "-m", "autosearch", "runs", "--tracker", uri], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr[-2000:]
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("TrackerError: cannot connect to tracker ") and "certificate verify failed" in line
+    assert "check the URI's sslmode and sslrootcert" in line and "autosearch-test" not in line  # password masked

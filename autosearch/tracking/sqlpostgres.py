@@ -1,7 +1,8 @@
 """The shared tracker: PostgreSQL through psycopg 3 (the SQL lives in ``sql.py``).
 
 ``postgresql://user@host:port/db`` (or ``postgres://``); everything libpq
-accepts works (``?sslmode=require``, ``PGPASSWORD``, ``~/.pgpass``). psycopg is
+accepts works (``?sslmode=verify-full&sslrootcert=ca.pem``, ``PGPASSWORD``, ``~/.pgpass``): the URI
+is handed to libpq whole, so its SSL options reach the driver as written. psycopg is
 imported only here, so commands that read a SQLite tracker never load it.
 Connecting gives up after ``connect_timeout`` seconds (10 unless the URI says
 otherwise); a row lock held longer than the lock deadline fails with one line
@@ -52,6 +53,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _advice(message: str) -> str:
+    lowered = message.lower()
+    if "ssl" in lowered or "certificate" in lowered:
+        return ("check the URI's sslmode and sslrootcert (the CA that signed the server's certificate; verify-full "
+                "also needs the host name the certificate names)")
     if "password" in message or "authentication" in message or "role" in message:
         return "check the user and password (in the URI, PGPASSWORD or ~/.pgpass)"
     if "database" in message and "does not exist" in message:
