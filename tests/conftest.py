@@ -14,15 +14,28 @@ ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = ROOT / "autosearch" / "pipelines"
 
 
+# Every test search, in this process or a child (which inherits the environment), module-scoped fixtures
+# included: on the tests' small data sets, cross-validation adds five fold fits per trial that prove nothing to
+# a test about something else (a 3-trial structured search: 117 s -> 20 s). A test about it unsets the variable
+# (tests/test_selection.py).
+TEST_DEFAULTS = {"AUTOSEARCH_CV_BELOW_ROWS": "0"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_defaults():
+    """``TEST_DEFAULTS`` in the environment for the whole session, set before any other fixture runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in TEST_DEFAULTS.items():
+            patch.setenv(name, value)
+        yield
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty AUTOSEARCH_HOME for this test; the default tracker lives inside it. Its searches select on
-    holdout (``AUTOSEARCH_CV_BELOW_ROWS=0``): the tests' small data sets would be cross-validated, five more
-    fits per trial that prove nothing to a test about something else; tests/test_selection.py proves the
-    cross-validation, unsetting it."""
+    holdout (``TEST_DEFAULTS``)."""
     home = tmp_path / "home"
     monkeypatch.setenv("AUTOSEARCH_HOME", str(home))
-    monkeypatch.setenv("AUTOSEARCH_CV_BELOW_ROWS", "0")
     monkeypatch.delenv("AUTOSEARCH_TRACKING_URI", raising=False)
     return home
 

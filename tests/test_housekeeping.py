@@ -88,7 +88,8 @@ def test_default_retention_keeps_the_best_checkpoint_and_no_second_model_copy(tm
     home = tmp_path / "home"
     tracker = SQLiteTracker(home / "tracker.db")
     cfg = load_pipeline(PIPELINES / "structured.toml", {"search.max_trials": 3, "search.epochs": 1,
-                                                        "search.baselines": False})
+                                                        "search.baselines": False,
+                                                        "search.ensemble": "off"})  # the model is one trial
     result = run_search(cfg, tracker, home)
     kept = [p.parent.name for p in result.run_dir.glob("autokeras/trial_*/checkpoint.weights.h5")]
     assert kept == [f"trial_{tracker.get_trial(result.best_trial_id).keras_trial_id}"]
