@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -191,47 +192,42 @@ def test_predict_cli_streams_a_csv_in_batches(text_run, cli, tmp_path: Path) -> 
     assert list(out["prediction"]) == list(autosearch.load(result.bundle).predict(list(texts)))
 
 
+def test_text_saved_model_serves_raw_text_without_autosearch_as_predict_does(text_run, cli, tmp_path: Path) -> None:
+    from test_serving import serve_blocked
+
+    _, result, split = text_run
+    texts = [*split.x("test")[:20].tolist(), unicodedata.normalize("NFD", "Café déjà vu"), "", "非常好 👍🏽"]
+    served = serve_blocked(result.bundle, {"text": texts}, tmp_path)
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
+    res = cli("predict", str(result.bundle), "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv"))
+    assert res.code == 0, res.err[-2000:]
+    expected = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    np.testing.assert_allclose(served["probabilities"], expected[["p_fresh", "p_rotten"]].to_numpy(), atol=1e-5)
+    assert served["class"] == expected["prediction"].tolist()
+    raw = json.loads((result.bundle / "manifest.json").read_text())["serving"]["raw"]
+    assert raw["signature"] == "serving_default" and set(raw["inputs"]) == {"text"}
+    assert raw["verification"]["edge_cases"]["rows"] >= 10 and raw["verification"]["edge_cases"]["max_abs_diff"] <= 1e-5
+
+
+def test_saved_model_cli_runs_the_text_signature_and_prints_probabilities(text_run) -> None:
+    cli_path = Path(sys.executable).with_name("saved_model_cli")
+    proc = subprocess.run([str(cli_path), "run", "--dir", str(text_run[1].bundle / "saved_model"), "--tag_set",
+                           "serve", "--signature_def", "serving_default", "--input_exprs",
+                           'text=["a moving, beautiful film", "dull"]'], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    probs = proc.stdout.split("Result for output key probabilities:")[1]
+    rows = [[float(v) for v in line.strip(" []").split()] for line in probs.strip().splitlines()[:2]]
+    assert len(rows) == 2 and all(len(r) == 2 and abs(sum(r) - 1) < 1e-5 for r in rows), proc.stdout
+    assert "Result for output key class:" in proc.stdout
+
+
 # -- bad input -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def table_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return search(tmp_path_factory.mktemp("table_home"), "structured")[1].bundle
-
-
-@pytest.fixture(scope="module")
-def image_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A bundle trained on an image folder (bright vs dark 12x12 squares), and that folder."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for name, level in (("bright", 200), ("dark", 40)):
-        (root / name).mkdir()
-        for i in range(20):
-            pixels = np.clip(rng.normal(level, 20, (12, 12, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-    home = tmp_path_factory.mktemp("image_home")
-    _, result, _ = search(home, "image", **{"data.dataset": str(root), "data.image_size": [12, 12]})
-    return result.bundle, root
-
-
-def test_image_bundle_predicts_image_files_and_a_folder(image_bundle, cli, tmp_path: Path) -> None:
-    bundle, root = image_bundle
-    predictor = autosearch.load(bundle)
-    assert list(predictor.predict([str(root / "bright" / "0.png"), str(root / "dark" / "0.png")])) == ["bright", "dark"]
-    res = cli("predict", str(bundle), "--input", str(root), "--output", str(tmp_path / "out.csv"))
-    assert res.code == 0, res.err[-2000:]
-    out = pd.read_csv(tmp_path / "out.csv")
-    assert len(out) == 40 and (out["prediction"] == out["path"].str.split("/").str[-2]).mean() > 0.9
-
-
-def test_predict_refuses_to_write_over_an_image_it_reads(image_bundle, cli) -> None:
-    bundle, root = image_bundle
-    target = root / "bright" / "0.png"
-    before = target.read_bytes()
-    res = cli("predict", str(bundle), "--input", str(root), "--output", str(target))
-    assert res.code == 2 and "0.png is an image in the input folder" in res.err, res.err[-2000:]
-    assert len(res.err.strip().splitlines()) == 1 and target.read_bytes() == before
+    """Only its input columns matter here: one trial, no ensemble."""
+    return search(tmp_path_factory.mktemp("table_home"), "structured",
+                  **{"search.max_trials": 1, "search.ensemble": "off"})[1].bundle
 
 
 def _newer(bundle: Path, tmp_path: Path) -> Path:
@@ -282,13 +278,6 @@ def test_bad_predict_input_exits_2_with_one_line(case: str, text_run, table_bund
     for word in words:
         assert word in lines[0]
     assert not (tmp_path / "out.csv").exists()
-
-
-def test_wrong_image_shape_is_rejected(image_bundle) -> None:
-    from autosearch.errors import InputError
-
-    with pytest.raises(InputError, match=r"shape \(8, 8, 3\), the model takes \(12, 12, 3\)"):
-        autosearch.load(image_bundle[0]).predict(np.zeros((2, 8, 8, 3)))
 
 
 def _tf_noise(line: str) -> bool:

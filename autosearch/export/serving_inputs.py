@@ -76,11 +76,11 @@ class TableInputs(tf.Module):
                                         encoder.labels if encoding != "none" and encoder is not None else None))
 
     def __call__(self, raw: Mapping[str, Any]) -> Any:
-        return tf.stack([c(raw[self.column_key[c.name]]) for c in self.columns], axis=1)
+        return tf.stack([c(raw[self.column_key[c.column]]) for c in self.columns], axis=1)
 
     def describe(self, key: str) -> dict[str, Any]:
-        column = next(c for c in self.columns if c.name == self.keys[key])
-        return {"column": column.name, "what": ("a number" if column.numeric else "a category") +
+        column = next(c for c in self.columns if c.column == self.keys[key])
+        return {"column": column.column, "what": ("a number" if column.numeric else "a category") +
                 ", as a string; \"\" is a missing value"}
 
 
@@ -90,7 +90,7 @@ class _Column(tf.Module):
 
     def __init__(self, name: str, numeric: bool, floats: bool, fill: Any, labels: Sequence[str] | None):
         super().__init__(name=None)
-        self.name, self.numeric, self.floats = name, numeric, floats
+        self.column, self.numeric, self.floats = name, numeric, floats
         self.fill = fill
         self.labels = None if labels is None else list(labels)
         self.table = None
@@ -106,7 +106,7 @@ class _Column(tf.Module):
                 raise _unservable(self)
             text = tf.where(missing, str(self.fill if self.fill is not None else ""), s)
             return tf.cast(self.table.lookup(text), tf.float32)
-        fill = float(self.fill) if self.fill is not None else 0.0
+        fill = tf.constant(float(self.fill) if self.fill is not None else 0.0, tf.float64)
         values = tf.where(missing, fill, tf.strings.to_number(tf.where(missing, "0", s), tf.float64))
         if self.labels is None:
             values = tf.cast(values, tf.float32)
