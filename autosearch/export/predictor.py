@@ -81,12 +81,13 @@ class Predictor:
         return f"Predictor({m.get('trial_id')}, {m.get('task')}, format={self.format!r}, path='{self.path}')"
 
 
-def load(path: str | Path, format: str | None = None) -> Predictor:
-    """Reload a bundle written by ``autosearch export`` (or at the end of a search)."""
+def load(path: str | Path, format: str | None = None, allow_modules: Iterable[str] | None = None) -> Predictor:
+    """Reload a bundle written by ``autosearch export`` (or at the end of a search). The modules its manifest
+    names are imported only when allowed (``export.trust``: the user's own code, or ``allow_modules``)."""
     path = Path(path)
     manifest = read_manifest(path)
     verify_checksums(path, manifest)
-    check_user_code(path, manifest.get("imports", []))
+    check_user_code(path, manifest.get("imports", []), allow_modules)
     present = [f for f in PREFERENCE if f in manifest.get("formats", {})]
     if format is not None:
         if format not in FORMAT_FILES:
@@ -101,28 +102,29 @@ def load(path: str | Path, format: str | None = None) -> Predictor:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from autokeras import pipeline as ak_pipeline
+    from autosearch.export.trust import load_keras_model, load_preprocessing
 
     _import_user_code(path, manifest.get("imports", []))  # with their Keras layers registered
     objects = custom_objects()
-    pipeline = ak_pipeline.load_pipeline(str(path / manifest["preprocessing"]), custom_objects=objects)
+    pipeline = load_preprocessing(path / manifest["preprocessing"], objects)  # Keras' safe mode
     target = path / manifest["formats"][fmt]
     if fmt == "saved_model":
         import tensorflow as tf
 
         model = tf.saved_model.load(str(target))
     else:
-        import keras
-
-        model = keras.models.load_model(target, custom_objects=objects, compile=False)
+        model = load_keras_model(target, objects)  # Keras' safe mode
     return Predictor(path, manifest, fmt, model, pipeline)
 
 
-def check_user_code(path: Path, modules: Iterable[str]) -> None:
-    """Fail in one line, before TensorFlow loads, when a module the model was built from is not importable."""
+def check_user_code(path: Path, modules: Iterable[str], allow: Iterable[str] | None = None) -> None:
+    """Fail in one line, before TensorFlow loads, when a module the model was built from is not allowed
+    (``export.trust``) or not importable."""
     import importlib.util
 
-    for module in modules:
+    from autosearch.export.trust import check_imports
+
+    for module in check_imports(path, modules, allow):
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):
