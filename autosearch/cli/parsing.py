@@ -12,7 +12,21 @@ SubCommand = Callable[..., argparse.ArgumentParser]
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (what, where, how to fix) instead of a usage block."""
+    """argparse with one-line errors (what, where, how to fix) instead of a usage block; the options named in
+    ``dash_values`` take a value that starts with '-' (``--sort -duration``), which argparse reads as an option."""
+
+    dash_values: set[str] = set()
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        if args is not None and self.dash_values:
+            args, joined = list(args), []
+            for arg in args:
+                if joined and joined[-1] in self.dash_values and arg[:1] == "-" and arg[:2] != "--":
+                    joined[-1] = f"{joined[-1]}={arg}"
+                else:
+                    joined.append(arg)
+            args = joined
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message}; see '{self.prog} --help'.\n")

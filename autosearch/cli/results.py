@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from autosearch.cli.parsing import SubCommand, confirm, non_negative, positive
+from autosearch.errors import ViewError
 
 FORMATS = ["table", "markdown", "csv", "json"]
 
@@ -29,18 +30,7 @@ def register(sub: SubCommand) -> None:
     p.add_argument("--column", action="append", default=[], metavar="FEATURE=CSVCOLUMN",
                    help="read a structured model's FEATURE from CSVCOLUMN (repeat for each renamed feature)")
 
-    lb = sub("leaderboard", "the trials of a run (default: the newest), ranked", cmd_leaderboard)
-    lb.add_argument("run_id", nargs="?")
-    lb.add_argument("--all-runs", action="store_true")
-    lb.add_argument("--task", help="only runs of this task or pipeline")
-    lb.add_argument("--status", help="completed, failed, invalid, interrupted or running")
-    lb.add_argument("--kind", help="search, baseline or reproduction")
-    lb.add_argument("--sort", help="column to sort by (-column: descending); default: objective")
-    lb.add_argument("--top", type=positive)
-    lb.add_argument("--format", default="table", choices=FORMATS)
-
-    r = sub("runs", "list runs", cmd_runs)
-    r.add_argument("--format", default="table", choices=FORMATS)
+    _register_views(sub)
 
     rm = sub("rm", "delete runs: directory and tracker rows", cmd_rm)
     rm.add_argument("run_ids", nargs="+")
@@ -76,6 +66,39 @@ def register(sub: SubCommand) -> None:
     c.add_argument("b")
 
 
+def _register_views(sub: SubCommand) -> None:
+    """``leaderboard``, ``runs`` and ``tag``: the tables people read, and the labels that find runs."""
+    lb = sub("leaderboard", "the trials of a run (default: the newest), ranked", cmd_leaderboard)
+    lb.add_argument("run_id", nargs="?")
+    lb.add_argument("--all-runs", action="store_true")
+    lb.add_argument("--task", help="only runs of this task or pipeline")
+    lb.add_argument("--status", help="completed, failed, invalid, interrupted or running")
+    lb.add_argument("--kind", help="search, baseline or reproduction")
+    lb.add_argument("--sort", help="a column's header to sort by (-header: descending), e.g. params, -duration; "
+                                   "default: the objective")
+    lb.add_argument("--top", type=positive)
+    lb.add_argument("--format", default="table", choices=FORMATS)
+    lb.add_argument("--wide", action="store_true", help="every column, however wide the terminal")
+    lb.dash_values = {"--sort"}  # type: ignore[attr-defined]  # '--sort -duration' as the README writes it
+
+    r = sub("runs", "list runs, newest first", cmd_runs)
+    r.add_argument("--pipeline", help="only runs of this pipeline (or task)")
+    r.add_argument("--dataset", help="only runs on this data set")
+    r.add_argument("--status", help="completed, failed, interrupted or running")
+    r.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="only runs with this tag (KEY alone: any value; repeat: all must match)")
+    r.add_argument("--verdict", help="search or baseline: only runs where it won on test")
+    r.add_argument("--format", default="table", choices=FORMATS)
+    r.add_argument("--wide", action="store_true", help="every column, however wide the terminal")
+
+    tg = sub("tag", "tag, name or annotate a run (shown by 'runs', the report and every tracker)", cmd_tag)
+    tg.add_argument("run_id")
+    tg.add_argument("tags", nargs="*", metavar="KEY=VALUE", help="tags to set (KEY alone: a tag without a value)")
+    tg.add_argument("--remove", "-r", action="append", default=[], metavar="KEY", help="a tag to remove (repeat)")
+    tg.add_argument("--name", help="the run's name ('' clears it)")
+    tg.add_argument("--note", help="a note about the run ('' clears it)")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.workflows.export import export_run
@@ -101,35 +124,64 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
+    from autosearch.views.displays import render, run_headers
     from autosearch.views.leaderboard import leaderboard_rows
-    from autosearch.views.render import render, run_header
+    from autosearch.views.tables import terminal_width
 
     tracker = get_tracker(args.tracker)
     rows = leaderboard_rows(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
                             sort=args.sort, top=args.top, tracker=tracker)
-    out = render(rows, args.format)
+    width = None if args.wide or args.format != "table" else terminal_width()
+    out = render(rows, args.format, width)
     if args.format in ("table", "markdown"):
-        for run_id in dict.fromkeys(r["run_id"] for r in rows):
-            print(run_header(tracker.get_run(run_id)))
+        for header in run_headers([tracker.get_run(i) for i in dict.fromkeys(r["run_id"] for r in rows)], width):
+            print(header)
     print(out, end="" if out.endswith("\n") else "\n")
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
-    from autosearch.views.render import display_runs, markdown_table, text_table
+    from autosearch.views.runs import RunFilter
 
     tracker = get_tracker(args.tracker)
+    wanted = RunFilter.parse(args.pipeline, args.dataset, args.tag, status=args.status, verdict=args.verdict)
     if args.format in ("csv", "json"):
+        from autosearch.views.displays import records_json
         from autosearch.views.runs import runs_frame
 
-        frame = runs_frame(tracker)
-        print(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", date_format="iso"),
-              end="")
+        frame = runs_frame(tracker, wanted, tags_as_text=args.format == "csv")  # JSON: an object
+        print(frame.to_csv(index=False) if args.format == "csv" else records_json(frame), end="")
         return 0
+    from autosearch.views.displays import runs_table
     from autosearch.views.runs import runs_rows
+    from autosearch.views.tables import terminal_width
 
-    print((markdown_table if args.format == "markdown" else text_table)(display_runs(runs_rows(tracker))))
+    table = runs_table(runs_rows(tracker, wanted))
+    print(table.markdown() if args.format == "markdown" else table.render(None if args.wide else terminal_width()))
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from autosearch.tracking import get_tracker
+    from autosearch.tracking.records import check_name, check_note, check_tags
+    from autosearch.views.runs import parse_tag_args
+
+    tags = parse_tag_args(args.tags, "tag")  # bad input fails before the tracker is opened
+    check_tags(tags, args.remove), check_name(args.name), check_note(args.note)
+    if not (tags or args.remove or args.name is not None or args.note is not None):
+        raise ViewError(f"nothing to do for run {args.run_id}; give KEY=VALUE tags, --remove KEY, --name or --note.")
+    with get_tracker(args.tracker) as tracker:
+        tracker.get_run(args.run_id)  # an unknown id fails before any backend is written
+        if tags or args.remove:
+            tracker.set_tags(args.run_id, tags, remove=args.remove)
+        if args.name is not None or args.note is not None:
+            tracker.describe_run(args.run_id, name=args.name, note=args.note)
+        run = tracker.get_run(args.run_id)
+    from autosearch.views.runs import tag_text
+
+    print(f"run {run.run_id}: name {run.name or '-'}; tags {tag_text(run.tags) or '-'}; "
+          f"note {' '.join((run.note or '-').split())[:60]}")
     return 0
 
 
@@ -204,6 +256,7 @@ def cmd_clearml_upload(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from autosearch.tracking import get_tracker
     from autosearch.views.compare import compare, render_compare
+    from autosearch.views.tables import terminal_width
 
-    print(render_compare(compare(get_tracker(args.tracker), args.a, args.b)))
+    print(render_compare(compare(get_tracker(args.tracker), args.a, args.b), terminal_width()))
     return 0

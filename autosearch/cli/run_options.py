@@ -53,6 +53,20 @@ def add_pipeline_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--encoding", help="CSV encoding (default: UTF-8, refused with a hint when it is not)")
 
 
+def add_label_options(s: argparse.ArgumentParser) -> None:
+    """``--name``, ``--note``, ``--tag KEY=VALUE``: recorded with the run (``labels_of``; later: ``autosearch tag``)."""
+    s.add_argument("--name", help="a name for the run, shown by 'autosearch runs' and the report")
+    s.add_argument("--note", help="a note about the run (free text)")
+    s.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag for the run (repeat)")
+
+
+def labels_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's name, note and tags from ``add_label_options``, checked before any work (bad ones exit 2)."""
+    from autosearch.views.runs import parse_labels
+
+    return parse_labels(args.name, args.note, args.tag, workers=getattr(args, "workers", None))
+
+
 def add_outcome_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--top", type=positive, default=5, help="trials to list at the end")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress display")
@@ -76,12 +90,13 @@ def progress_of(args: argparse.Namespace) -> Any:
 def print_outcome(tracker: Any, result: Any, top: int) -> None:
     """The ranked trials, the best model's test score beside the baselines', and where everything is."""
     from autosearch.views.leaderboard import ranked_rows
-    from autosearch.views.render import render
+    from autosearch.views.displays import render
+    from autosearch.views.tables import terminal_width
 
     rows = ranked_rows(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
     print()
     print(f"Top trials ({result.objective}, {result.direction}):")
-    print(render(rows[:top + 2]))
+    print(render(rows[:top + 2], width=terminal_width()))
     metric, base = result.scores["metric"], result.baseline
     print()
     print(f"Best trial {result.best_trial_id}: test {metric} {result.scores['test']:.4f} "

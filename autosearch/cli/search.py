@@ -6,14 +6,15 @@ import argparse
 
 from autosearch.cli.distributed import add_workers_option, cmd_launch
 from autosearch.cli.parsing import SubCommand
-from autosearch.cli.run_options import add_outcome_options, add_pipeline_options, pipeline_of, print_outcome, \
-    progress_of
+from autosearch.cli.run_options import add_label_options, add_outcome_options, add_pipeline_options, labels_of, \
+    pipeline_of, print_outcome, progress_of
 
 
 def register(sub: SubCommand) -> None:
     s = sub("search", "run a tracked AutoKeras search", cmd_search)
     add_pipeline_options(s)
     add_outcome_options(s)
+    add_label_options(s)
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
     add_workers_option(s)
 
@@ -23,6 +24,7 @@ def register(sub: SubCommand) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    labels = labels_of(args)
     if getattr(args, "workers", None):  # a chief and N workers on this machine
         return cmd_launch(args)
     from autosearch.data import prepare_data
@@ -41,7 +43,7 @@ def cmd_search(args: argparse.Namespace) -> int:
           f"{cfg.search.epochs} epochs", flush=True)
     with tracker:
         result = run_search(cfg, tracker, autosearch_home(), progress_of(args), split=split,
-                            export=not args.no_export)
+                            export=not args.no_export, labels=labels)
         print_outcome(tracker, result, args.top)
     return 0
 

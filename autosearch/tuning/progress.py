@@ -6,14 +6,11 @@ import sys
 import time
 from typing import Mapping, TextIO
 
+from autosearch.views.formats import duration  # pure Python: the one duration style of tables and reports
+
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+    return "?" if seconds is None else duration(seconds)
 
 
 class Progress:
@@ -30,7 +27,12 @@ class Progress:
         self.best: float | None = None
         self.trials_done = 0
         self.trial_no = 0
+        self.done_before = 0  # trials a resumed run had finished before this process
         self.trial_started = self.started
+
+    def continue_from(self, done: int) -> None:
+        """A resumed run had finished ``done`` trials: the next one is trial ``done + 1`` of the run's budget."""
+        self.done_before = self.trial_no = done
 
     def search_begin(self, max_trials: int, epochs: int, objective: str, budget: float | None) -> None:
         self.started = time.monotonic()
@@ -41,7 +43,7 @@ class Progress:
         done = self.trials_done + epoch_fraction
         if done <= 0:
             return None
-        eta = elapsed / done * (self.max_trials - done)
+        eta = elapsed / done * max(self.max_trials - self.done_before - done, 0)
         if self.budget is not None:
             eta = min(eta, max(self.budget - elapsed, 0.0))
         return eta

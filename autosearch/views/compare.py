@@ -7,13 +7,16 @@ from typing import Any, Mapping
 from autosearch.errors import ViewError
 from autosearch.fileio import flatten
 from autosearch.tracking import Tracker
+from autosearch.views import formats as fmt
+from autosearch.views.tables import Column, Table
 
 
 def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
     """Differences between two trials (ids with '/') or two runs.
 
     Returns ``{"kind", "a", "b", "differences": {name: (a, b)}, "metrics": {name: (a, b)},
-    "same_data": bool}``; hyperparameters or config values that are equal are left out.
+    "same_data": bool, "fingerprints", "objectives": (a, b), "score_metrics": (a, b)}``; hyperparameters or
+    config values that are equal are left out.
     """
     if ("/" in a) != ("/" in b):
         raise ViewError(f"compare takes two trial ids or two run ids, got '{a}' and '{b}'.")
@@ -27,8 +30,8 @@ def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
         metrics = {
             "state": (ta.state.value, tb.state.value), "objective": (ta.objective, tb.objective),
             "best epoch": (_plus1(ta.best_epoch), _plus1(tb.best_epoch)),
-            "trainable params": (ta.trainable_params, tb.trainable_params),
-            "duration s": (ta.duration, tb.duration), "seed": (ta.seed, tb.seed),
+            "params": (ta.trainable_params, tb.trainable_params),
+            "duration": (ta.duration, tb.duration), "seed": (ta.seed, tb.seed),
             **{f"best epoch {m}": (ea.get(m), eb.get(m)) for m in sorted(set(ea) | set(eb))},
         }
         kind = "trials"
@@ -42,36 +45,51 @@ def compare(tracker: Tracker, a: str, b: str) -> dict[str, Any]:
             "best objective": (ra.best_objective, rb.best_objective),
             "validation score": (sa.get("validation"), sb.get("validation")),
             "test score": (sa.get("test"), sb.get("test")),
-            "duration s": (ra.duration, rb.duration),
+            "duration": (ra.duration, rb.duration),
             "best trial": (ra.best_trial_id, rb.best_trial_id),
         }
         kind = "runs"
     return {"kind": kind, "a": a, "b": b, "differences": diffs, "metrics": metrics,
-            "same_data": ra.fingerprint == rb.fingerprint, "fingerprints": (ra.fingerprint, rb.fingerprint)}
+            "same_data": ra.fingerprint == rb.fingerprint, "fingerprints": (ra.fingerprint, rb.fingerprint),
+            "objectives": (ra.objective, rb.objective), "score_metrics": (ra.scores.get("metric"),
+                                                                          rb.scores.get("metric"))}
 
 
 def _plus1(epoch: int | None) -> int | None:
     return None if epoch is None else epoch + 1
 
 
-def render_compare(result: Mapping[str, Any]) -> str:
-    def fmt(v: Any) -> str:
-        return "-" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+def _metric_cell(label: str, value: Any, metric: str | None, score_metric: str | None) -> str:
+    """A metric of ``compare`` as the tables write it: scores in their metric's style, one duration style."""
+    if label in ("objective", "best objective"):
+        return fmt.score(value, metric)
+    if label in ("validation score", "test score"):
+        return fmt.score(value, score_metric)
+    if label.startswith("best epoch "):
+        return fmt.score(value, label[len("best epoch "):])
+    if label == "duration":
+        return fmt.duration(value)
+    return fmt.value(value)
 
-    rows = [("", result["a"], result["b"])]
+
+def _config_cell(key: str, value: Any) -> str:
+    """A configuration or hyperparameter value; a time budget in the pipeline's notation (``12m``)."""
+    if key.endswith("time_budget") and isinstance(value, (int, float)):
+        return fmt.budget(value)
+    return fmt.hyperparameter(value) if not isinstance(value, (list, dict)) else str(value)
+
+
+def render_compare(result: Mapping[str, Any], width: int | None = None) -> str:
+    """The comparison as a table that fits ``width`` cells (long values clipped), then whether the data match."""
     label = "hyperparameters" if result["kind"] == "trials" else "configuration"
-    lines = []
-    if result["differences"]:
-        rows.append((f"[{label} that differ]", "", ""))
-        rows += [(k, fmt(x), fmt(y)) for k, (x, y) in result["differences"].items()]
-    else:
-        rows.append((f"[{label}: identical]", "", ""))
-    rows.append(("[metrics]", "", ""))
-    rows += [(k, fmt(x), fmt(y)) for k, (x, y) in result["metrics"].items()]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    rows = [[f"[{label} that differ]" if result["differences"] else f"[{label}: identical]", "", ""]]
+    rows += [[k, _config_cell(k, x), _config_cell(k, y)] for k, (x, y) in result["differences"].items()]
+    rows.append(["[metrics]", "", ""])
+    metrics = zip(result.get("objectives", (None, None)), result.get("score_metrics", (None, None)))
+    (ma, sa), (mb, sb) = metrics
+    rows += [[k, _metric_cell(k, x, ma, sa), _metric_cell(k, y, mb, sb)] for k, (x, y) in result["metrics"].items()]
+    table = Table([Column("name", "", fold=True, min_width=14), Column("a", result["a"], fold=True, min_width=12),
+                   Column("b", result["b"], fold=True, min_width=12)], rows)
     fa, fb = (str(f)[:12] if f else "-" for f in result["fingerprints"])
-    lines.append(f"data fingerprints {'match' if result['same_data'] else 'DIFFER'}: {fa}… / {fb}…")
-    return "\n".join(lines)
-
-
+    return "\n".join([table.render(width),
+                      f"data fingerprints {'match' if result['same_data'] else 'DIFFER'}: {fa}… / {fb}…"])

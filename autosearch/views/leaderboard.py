@@ -42,6 +42,12 @@ INT_COLUMNS = ("rank", "cv_folds", "best_epoch", "trainable_params", "seed")
 TEXT_COLUMNS = ("run_id", "trial_id", "kind", "state", "objective_name", "direction", "score_metric", "reproduces",
                 "error", "worker")
 TIME_COLUMNS = ("started_at", "ended_at")  # seconds since the epoch in rows; UTC timestamps in frames
+# What the terminal and Markdown tables call the row columns; --sort takes a header or a column name, and a
+# hyperparameter by its header (``units``) or full name (``table_block/units``, ``hp.table_block/units``).
+HEADERS = {"rank": "rank", "run_id": "run", "trial_id": "trial", "selection_score": "cv_mean", "selection_se": "se",
+           "validation_score": "validation", "test_score": "test", "best_epoch": "epoch",
+           "trainable_params": "params", "duration_s": "duration", "peak_rss_mb": "memory", "cpu_percent": "cpu",
+           "worker": "worker", "state": "status"}
 
 
 def _parse_enum(enum: Any, value: str | Sequence[str] | None, flag: str) -> list | None:
@@ -163,8 +169,37 @@ def _with_best_epochs(tracker: Tracker, trials: list[TrialRecord]) -> list[Trial
     return [full.get(t.trial_id, t) for t in trials]
 
 
+def hp_headers(columns: Iterable[str]) -> dict[str, str]:
+    """``hp.<name>`` column -> its header: the name's last part (``units``) unless two share it."""
+    names = [c[len(HP_PREFIX):] for c in columns if c.startswith(HP_PREFIX)]
+    last = [n.split("/")[-1] for n in names]
+    return {HP_PREFIX + n: (short if last.count(short) == 1 else n) for n, short in zip(names, last)}
+
+
+def objective_header(rows: Sequence[Row]) -> str:
+    """The objective column's header: the metric's name when every row has the same one."""
+    names = {r["objective_name"] for r in rows if not missing(r["objective_name"])}
+    return next(iter(names)) if len(names) == 1 else "objective"
+
+
+def sort_column(key: str, rows: Sequence[Row]) -> str:
+    """The row column that the ``--sort`` key (without its ``-``) names; ``ViewError`` listing the headers."""
+    columns = list(rows[0]) if rows else BASE_COLUMNS
+    names = {**{c: c for c in columns}, **{h: c for c, h in HEADERS.items()}, objective_header(rows): "objective",
+             **{c[len(HP_PREFIX):]: c for c in columns if c.startswith(HP_PREFIX)},
+             **{h: c for c, h in hp_headers(columns).items()}}
+    wanted = key.strip().lower().replace(" ", "_")
+    if wanted in names:
+        return names[wanted]
+    shown = [objective_header(rows) if c == "objective" else HEADERS.get(c, hp_headers(columns).get(c, c))
+             for c in columns]
+    raise ViewError(f"--sort '{key}' is not a column; use one of: {', '.join(dict.fromkeys(shown))} "
+                    "(-name for descending).")
+
+
 def frame_of(rows: Sequence[Row]) -> "pd.DataFrame":
-    """Leaderboard rows as a DataFrame: nullable integers, UTC timestamps to the microsecond."""
+    """Leaderboard rows as a DataFrame: nullable integers (a hyperparameter whose values are all integers
+    too: ``dense_units`` 128, not 128.0), UTC timestamps to the microsecond."""
     import pandas as pd
 
     if not rows:
@@ -172,11 +207,23 @@ def frame_of(rows: Sequence[Row]) -> "pd.DataFrame":
     frame = pd.DataFrame(list(rows), columns=list(rows[0]))
     for col in TIME_COLUMNS:
         frame[col] = pd.to_datetime(frame[col], unit="s", utc=True).dt.round("us")  # time.time() resolution
-    for col in INT_COLUMNS:
+    integral = [c for c in frame.columns if c.startswith(HP_PREFIX) and _all_int(r.get(c) for r in rows)]
+    for col in (*INT_COLUMNS, *integral):
         frame[col] = pd.array(frame[col], dtype="Int64")
     for col in TEXT_COLUMNS:  # one dtype whatever the rows hold (all missing, or some text)
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return frame
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    """Numbers before text, so that a column holding both (a categorical hyperparameter) still sorts."""
+    return (0, float(value)) if isinstance(value, (int, float)) else (1, str(value))
+
+
+def _all_int(values: Iterable[Any]) -> bool:
+    """Every value given is an integer (not a bool), and there is one."""
+    given = [v for v in values if not missing(v)]
+    return bool(given) and all(isinstance(v, int) and not isinstance(v, bool) for v in given)
 
 
 def trials_frame(trials: Iterable[TrialRecord], runs: dict[str, RunInfo]) -> "pd.DataFrame":
@@ -203,19 +250,15 @@ def leaderboard_rows(
     """``leaderboard()``'s rows as dicts (the selection rule ranks them after the run's trials are read)."""
     tracker = get_tracker(tracker)
     runs = resolve_runs(tracker, run, all_runs, task)
-    by_rank = not sort or sort in ("objective", "rank")
+    descending = bool(sort) and sort.startswith("-")
     trials = tracker.find_trials(  # the rule ranks after reading: no ``top`` in the query
         [r.run_id for r in runs], states=_parse_enum(TrialState, status, "--status"),
         kinds=_parse_enum(TrialKind, kind, "--kind"))
     rows = ranked_rows(_with_best_epochs(tracker, trials), {r.run_id: r for r in runs})
-    if not by_rank:
-        column, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
-        columns = list(rows[0]) if rows else BASE_COLUMNS
-        if column not in columns and HP_PREFIX + column in columns:
-            column = HP_PREFIX + column
-        if column not in columns:
-            raise ViewError(f"--sort '{sort}' is not a column; use one of: {', '.join(columns)}.")
-        known = sorted((r for r in rows if not missing(r[column])), key=lambda r: r[column], reverse=descending)
+    column = sort_column(sort[1:] if descending else sort, rows) if sort else "rank"
+    if column not in ("objective", "rank") or descending:  # the objective's own order is the rank
+        known = sorted((r for r in rows if not missing(r[column])), key=lambda r: _sortable(r[column]),
+                       reverse=descending)
         rows = known + [r for r in rows if missing(r[column])]  # missing values last, as pandas puts them
     return rows[:top] if top else rows
 

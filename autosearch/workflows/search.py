@@ -55,9 +55,11 @@ def run_search(
     split: SplitData | None = None,
     export: bool = True,
     chief: Any = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> SearchResult:
     """Search ``cfg``'s space on its data, recording every trial in ``tracker``; see the module doc. With a
-    ``chief`` (``workflows.distributed.Chief``) the trials run on workers: it announces the run and serves them."""
+    ``chief`` (``workflows.distributed.Chief``) the trials run on workers: it announces the run and serves them.
+    ``labels`` (``name``, ``note``, ``tags``) are recorded with the run (``RunInfo``)."""
     from autosearch.tuning.kt_adapter import check_versions
     from autosearch.tuning.runner import new_run_id
 
@@ -74,7 +76,7 @@ def run_search(
             environment=environment(), summary=RunSummary(
                 run_dir=stored_path(run_dir), fitted=fitted,
                 fixes=tuple(applied_fixes(cfg.graph, cfg.space)) if cfg.graph else (),
-                distributed=chief.record if chief else {}).to_dict(),
+                distributed=chief.record if chief else {}).to_dict(), **(labels or {}),
         ))
     except BaseException:  # not recorded (a held lock, Ctrl-C while waiting for it): no folder of no run is left
         with contextlib.suppress(OSError):  # only while empty, as made just above
@@ -127,7 +129,10 @@ def resume_search(tracker: Tracker, run_id: str, progress: Progress | None = Non
         attempts=dict(attempts), abandon=frozenset(k for k, n in killed.items() if n >= 2), elapsed=elapsed,
         completed={t.trial_id: (t.keras_trial_id, t.objective) for t in search
                    if t.state is TrialState.COMPLETED and t.objective is not None})
-    return _search(cfg, tracker, run_id, run.run_dir, split, progress or SilentProgress(), export, resumption,
+    progress = progress or SilentProgress()
+    progress.continue_from(len({t.keras_trial_id for t in search if t.state.is_finished()
+                                and t.state is not TrialState.INTERRUPTED}))  # trial 2/3, not 1/3 again
+    return _search(cfg, tracker, run_id, run.run_dir, split, progress, export, resumption,
                    baselines=cfg.search.baselines and not search)  # killed before the first trial
 
 
