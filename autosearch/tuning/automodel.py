@@ -22,6 +22,7 @@ from autosearch.spaces.hp import tune
 from autosearch.spaces.registry import get_space
 from autosearch.tuning import kt_adapter as kt
 from autosearch.tuning.checkpoints import PROJECT
+from autosearch.tuning.first_values import fill_initial_values
 from autosearch.tuning.hooks import TrialHooks, interruptible
 
 
@@ -100,12 +101,14 @@ def build_auto_model(cfg: PipelineConfig, split: SplitData, directory: Path, tun
         node, head = build_graph(cfg.graph, cfg.problem, split.dataset.columns)
     else:
         node, head = get_space(cfg.search.space).build(cfg.space, cfg.problem, split.dataset.columns)
-    return ak.AutoModel(
+    auto_model = ak.AutoModel(
         inputs=node, outputs=head, project_name=PROJECT, directory=str(directory),
         max_trials=max_trials or cfg.search.max_trials, tuner=tuner, overwrite=overwrite, seed=cfg.search.seed,
         objective=_objective(cfg), max_model_size=cfg.search.max_model_size,
         **(tuner_kwargs(cfg) if kwargs is None else kwargs),
     )
+    fill_initial_values(auto_model.tuner.oracle)  # else KerasTuner fills a first trial's values unseeded
+    return auto_model
 
 
 def load_trial_model(cfg: PipelineConfig, split: SplitData, run_dir: Path, keras_trial_id: str) -> tuple[Any, Any]:
