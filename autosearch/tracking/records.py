@@ -79,8 +79,8 @@ def check_tags(tags: Mapping[str, Any], remove: Any = ()) -> dict[str, str]:
     on one line (it may be empty). ``remove`` is checked as keys. Raises ``TrackerError`` naming the bad one."""
     for key in [*tags, *remove]:
         if not isinstance(key, str) or not TAG_KEY.fullmatch(key) or key.startswith(RESERVED_TAG_PREFIXES):
-            raise TrackerError(f"tag key {key!r} is not allowed; use 1-64 letters, digits, _ . : / - "
-                               f"(starting with a letter, digit or _), not under {' or '.join(RESERVED_TAG_PREFIXES)}.")
+            raise TrackerError(f"tag key {key!r} is not allowed; use 1-64 letters, digits, _ . : / - (starting "
+                               f"with a letter, digit or _); {' and '.join(RESERVED_TAG_PREFIXES)} are reserved.")
     for key, value in tags.items():
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE or _CONTROL.search(value):
             raise TrackerError(f"tag {key}={str(value)[:40]!r}: a value is a string of at most {MAX_TAG_VALUE} "

@@ -64,7 +64,7 @@ def test_a_finished_run_can_still_be_labelled_and_keeps_its_result(tracker: Trac
     ({"has space": "v"}, (), "tag key 'has space' is not allowed"),
     ({"-dash": "v"}, (), "starting with a letter"),
     ({"k" * 65: "v"}, (), "1-64 letters"),
-    ({"mlflow.note": "v"}, (), "not under autosearch. or mlflow."),
+    ({"mlflow.note": "v"}, (), "autosearch. and mlflow. are reserved"),
     ({"k": "two\nlines"}, (), "on one line"),
     ({"k": "v" * 251}, (), "at most 250 characters"),
     ({"k": 3}, (), "a value is a string"),
