@@ -27,7 +27,7 @@ def verdict(run: RunInfo, rows: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     if run.status is not RunStatus.COMPLETED or formats.is_missing(run.scores.get("test")):
         why = f": {tidy(run.error)}" if run.error else ""
         return "open", f"No verdict: the run is {run.status.value.lower()} and its best model has no test score{why}."
-    best = f"the search's best trial, {_local(run.best_trial_id)} ({formats.score(run.scores['test'], metric)})"
+    best = f"the search's best trial {_local(run.best_trial_id)} ({formats.score(run.scores['test'], metric)})"
     won = run.outcome.baselines_won
     if won:
         names = ", ".join(f"{_local(w.get('trial_id')) or tidy(w.get('model'))} "

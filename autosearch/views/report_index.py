@@ -83,15 +83,14 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
         r["run_html"] = _run_link(r)
         r["objective_label"] = label(r["objective_name"] or "objective")
         r["best_text"] = formats.score(r["best_objective"], r["objective_name"])
-        r["test_text"] = (f"{formats.score(r['test_score'], r['test_metric'])} {label(r['test_metric'])}"
-                          if not formats.is_missing(r["test_score"]) else formats.MISSING)
+        r["test_text"] = formats.score(r["test_score"], r["test_metric"])
         r["tags_text"] = ", ".join(tag_chips(r["tags"]))
     columns = [
         Column("run", "run_html", str, numeric=False, css="id", sort="run_id", markup=True),
         Column("started", "started_at", formats.timestamp, numeric=False, css="nowrap"),
         Column("pipeline", "pipeline", text, numeric=False), Column("data set", "dataset", text, numeric=False),
         Column("status", "status", text, numeric=False), Column("verdict", "verdict", text, numeric=False),
-        Column("objective", "objective_label", text, numeric=False),
+        Column("metric", "objective_label", text, numeric=False),
         Column("best", "best_text", text, sort="best_objective"),
         Column("test", "test_text", text, sort="test_score"),
         Column("trials", "trials", formats.integer), Column("duration", "duration_s", formats.duration),

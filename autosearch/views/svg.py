@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
-W, H, PAD = 640, 320, 56
+W, H, PAD = 580, 320, 56
 TITLE_PX = 7.6  # width of a character of a 13 px bold title, generously
 # A colour scale from poor (purple) to good (yellow), viridis' end points and three stops between.
 SCALE = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
