@@ -1,70 +1,24 @@
 """The report's index page: every run in one table and each run's best score over time, filterable by
-pipeline, data set and tag, in the page (no server) and from the command line (``RunFilter``)."""
+pipeline, data set and tag, in the page (no server) and from the command line (``runs.RunFilter``, the run
+list's filters)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from autosearch.errors import ViewError
-from autosearch.tracking import RunInfo, RunStatus, Tracker, TrialKind
+from autosearch.tracking import Tracker
 from autosearch.views import formats, svg
 from autosearch.views.report_page import Column, e, label, page, table, text
-from autosearch.views.runs import disk_use
+from autosearch.views.runs import RunFilter, runs_rows, tag_text
 
-
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs the index lists: all given conditions hold (a pipeline, a data set, every ``key=value`` tag)."""
-
-    pipeline: str | None = None
-    dataset: str | None = None
-    tags: Mapping[str, str | None] = field(default_factory=dict)  # key -> value, or None: any value
-
-    @classmethod
-    def parse(cls, pipeline: str | None = None, dataset: str | None = None,
-              tags: Sequence[str] = ()) -> "RunFilter":
-        """From the command line: ``tags`` as ``key=value`` (that value) or ``key`` (any value); an empty key
-        raises ``ViewError``."""
-        parsed: dict[str, str | None] = {}
-        for tag in tags:
-            key, sep, value = tag.partition("=")
-            if not key.strip():
-                raise ViewError(f"--tag '{tag}' names no key; use --tag KEY=VALUE or --tag KEY.")
-            parsed[key.strip()] = value.strip() if sep else None
-        return cls(pipeline, dataset, parsed)
-
-    def keeps(self, run: RunInfo) -> bool:
-        tags = getattr(run, "tags", {}) or {}
-        return ((self.pipeline is None or self.pipeline in (run.pipeline, run.task))
-                and (self.dataset is None or run.dataset == self.dataset)
-                and all(k in tags and (v is None or tags[k] == v) for k, v in self.tags.items()))
+__all__ = ["RunFilter", "index_html", "tag_chips"]
 
 
 def tag_chips(tags: Mapping[str, str]) -> list[str]:
-    """Tags as people write them: ``key=value``, or ``key`` alone for a tag without a value."""
-    return [f"{k}={v}" if v != "" else k for k, v in tags.items()]
-
-
-def run_verdict(run: RunInfo) -> str:
-    """A short verdict for the run list: ``search won``, ``baseline won`` or ``-`` (no test score yet)."""
-    if run.status is not RunStatus.COMPLETED or formats.is_missing(run.scores.get("test")):
-        return formats.MISSING
-    return "baseline won" if run.outcome.baselines_won else "search won"
-
-
-def _row(run: RunInfo, trials: int, linked: bool) -> dict[str, Any]:
-    tags = getattr(run, "tags", {}) or {}
-    return {
-        "run_id": run.run_id, "name": getattr(run, "name", None), "linked": linked, "pipeline": run.pipeline,
-        "dataset": run.dataset, "status": run.status.value.lower(), "verdict": run_verdict(run),
-        "objective_name": run.objective, "best_objective": run.best_objective,
-        "test_metric": run.scores.get("metric"), "test_score": run.scores.get("test"), "trials": trials,
-        "started_at": run.started_at, "duration_s": run.duration, "disk_mb": disk_use(run.run_dir) / 2**20,
-        "tags": dict(tags),
-    }
+    """Tags as people write them (``runs.tag_text``, one by one): ``key=value``, or ``key`` alone."""
+    return [tag_text({k: v}) for k, v in sorted(tags.items())]
 
 
 def _attrs(row: Mapping[str, Any]) -> str:
@@ -143,12 +97,11 @@ def _narrowed(run_filter: RunFilter) -> str:
 
 
 def index_html(tracker: Tracker, out_dir: Path | None = None, run_filter: RunFilter | None = None) -> str:
-    """The index page; runs whose report is in ``out_dir`` link to it."""
+    """The index page of the runs ``run_filter`` keeps; those whose report is in ``out_dir`` link to it."""
     run_filter = run_filter or RunFilter()
-    runs = [r for r in tracker.list_runs() if run_filter.keeps(r)]
-    counts = tracker.trial_counts([r.run_id for r in runs], kinds=[TrialKind.SEARCH]) if runs else {}
-    rows = [_row(r, counts.get(r.run_id, 0), out_dir is not None and (out_dir / f"{r.run_id}.html").exists())
-            for r in runs]
+    rows = [{**r, "status": str(r["status"]).lower(),
+             "linked": out_dir is not None and (out_dir / f"{r['run_id']}.html").exists()}
+            for r in runs_rows(tracker, run_filter)]
     narrowed = _narrowed(run_filter)
     note = (f'<p class="note">{len(rows)} runs{f" ({narrowed})" if narrowed else ""}, newest first. Runs without a '
             "link have no report yet: <code>autosearch report RUN_ID</code> writes one.</p>")
