@@ -108,7 +108,7 @@ def test_leaderboard_reads_at_a_glance(browser, reports, runs) -> None:
     open_at(browser, reports["structured"], 1280)
     headers = [h.text.strip() for h in body(browser, "#leaderboard th")]
     assert not [h for h in headers if "_" in h] and "error" not in headers
-    assert "test accuracy" in headers and "validation accuracy" in headers and "parameters" in headers
+    assert "test accuracy" in headers and "validation accuracy" in headers and "params" in headers
     trials = column(browser, headers.index("trial"), attr="")
     assert all(run.run_id not in t and len(t) <= 30 for t in trials), trials
     best = body(browser, "#leaderboard tr.best")

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from autosearch.fileio import write_text_atomic
 from autosearch.tracking import RunInfo, RunStatus, Tracker, autosearch_home
 from autosearch.views import formats, report_charts
-from autosearch.views.leaderboard import HP_PREFIX, ranked_rows, varying_hyperparameters
+from autosearch.views.leaderboard import HEADERS, hp_headers, ranked_rows, varying_hyperparameters
 from autosearch.views.report_index import RunFilter, index_html, tag_chips
 from autosearch.views.report_page import Column, e, label, meta_table, page, table, text, tidy
 
@@ -96,21 +96,25 @@ def _meta(run: RunInfo) -> str:
 
 
 def _columns(rows: Sequence[Mapping[str, Any]], run: RunInfo) -> list[Column]:
+    """The terminal's header words (``leaderboard.HEADERS``), with the metric spelled out where a score is shown."""
     objective, metric = run.objective or "objective", run.scores.get("metric") or run.baseline.get("metric")
     score = lambda m: lambda v: formats.score(v, m)  # noqa: E731
-    cols = [Column("rank", "rank", formats.integer), Column("trial", "trial", numeric=False, css="id"),
-            Column("kind", "kind", text, numeric=False), Column("state", "state", text, numeric=False),
+    h = HEADERS
+    cols = [Column(h["rank"], "rank", formats.integer), Column(h["trial_id"], "trial", numeric=False, css="id"),
+            Column("kind", "kind", text, numeric=False), Column(h["state"], "state", text, numeric=False),
             Column(label(objective), "objective", score(objective))]
     if metric and label(objective) != f"validation {label(metric)}":  # else the objective is the validation score
-        cols.append(Column(f"validation {label(metric)}", "validation_score", score(metric)))
+        cols.append(Column(f"{h['validation_score']} {label(metric)}", "validation_score", score(metric)))
     if metric:
-        cols.append(Column(f"test {label(metric)}", "test_score", score(metric)))
-    cols += [Column("best epoch", "best_epoch", formats.integer),
-             Column("parameters", "trainable_params", formats.count),
-             Column("duration", "duration_s", formats.duration), Column("peak memory", "peak_rss_mb", formats.size_mb)]
-    cols += [Column(label(h[len(HP_PREFIX):]), h, formats.hyperparameter, numeric=all(
-        isinstance(r.get(h), (int, float)) or formats.is_missing(r.get(h)) for r in rows)) for h in
-             varying_hyperparameters(list(rows))]
+        cols.append(Column(f"{h['test_score']} {label(metric)}", "test_score", score(metric)))
+    cols += [Column(h["best_epoch"], "best_epoch", formats.integer),
+             Column(h["trainable_params"], "trainable_params", formats.count),
+             Column(h["duration_s"], "duration_s", formats.duration),
+             Column(h["peak_rss_mb"], "peak_rss_mb", formats.size_mb)]
+    varying = varying_hyperparameters(list(rows))
+    names = hp_headers(varying)
+    cols += [Column(label(names[c]), c, formats.hyperparameter, numeric=all(
+        isinstance(r.get(c), (int, float)) or formats.is_missing(r.get(c)) for r in rows)) for c in varying]
     if any(isinstance(r.get("error"), str) and r["error"] for r in rows):  # no always-empty column
         cols.append(Column("error", "error", text, numeric=False))
     return cols
