@@ -119,3 +119,27 @@ def test_report_command_filters_the_index_and_refuses_a_tag_without_a_key(cli, h
     bad = cli("report", "--tag", "=nlp", "--out", str(home / "other"))
     assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and "--tag" in bad.err
     assert not (home / "other").exists()  # nothing half-written
+
+
+def test_an_unfinished_run_with_a_failed_trial_has_no_verdict_and_shows_the_error(tmp_path: Path) -> None:
+    from autosearch.tracking import EpochMetrics, TrialKind, TrialRecord, TrialState
+    from autosearch.views.report import run_report_html
+
+    tracker = SQLiteTracker(tmp_path / "tracker.db")
+    run_id = "20261203-120000-dddd"
+    tracker.start_run(RunInfo(run_id, "text", "text_classification", "imdb", 0, 1796000000.0,
+                              config={"search": {"objective": "val_accuracy", "direction": "max",
+                                                 "time_budget": 720.0}}))
+    for n, state in ((0, TrialState.COMPLETED), (1, TrialState.FAILED)):
+        trial_id = f"{run_id}/{n}"
+        tracker.log_trial(TrialRecord(trial_id=trial_id, run_id=run_id, kind=TrialKind.SEARCH,
+                                      state=TrialState.RUNNING, hyperparameters={"dense_units": 64 * (n + 1)},
+                                      seed=n, started_at=1796000001.0 + n))
+        tracker.log_epoch(trial_id, EpochMetrics(epoch=0, metrics={"val_accuracy": 0.7123456789, "loss": 0.5},
+                                                    timestamp=1796000050.0 + n))
+        tracker.finish_trial(trial_id, state, ended_at=1796000100.0 + n, objective=0.7123456789 if n == 0 else None,
+                             error=None if n == 0 else "ValueError('loss became nan at 0.123456789')")
+    html = run_report_html(tracker, tracker.get_run(run_id))
+    assert "No verdict: the run is interrupted" in html  # no heartbeat: the search is not alive
+    assert "<th>error</th>" in html and "loss became nan at 0.1235" in html
+    assert "71.23%" in html and "12m" in html and '<tr class="failed">' in html
