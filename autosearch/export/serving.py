@@ -106,7 +106,7 @@ def safe_keys(columns: list[str]) -> dict[str, str]:
     starting with a letter, unique; key -> column."""
     keys: dict[str, str] = {}
     for column in columns:
-        key = re.sub(r"[^A-Za-z0-9_]", "_", str(column)).strip("_") or "column"
+        key = re.sub(r"[^A-Za-z0-9_]+", "_", str(column)).strip("_") or "column"
         key = key if key[0].isalpha() else f"c_{key}"
         base, n = key, 2
         while key.lower() in {k.lower() for k in keys}:
