@@ -24,8 +24,27 @@ def test_one_pipeline_per_task_is_shipped() -> None:
 
 
 def test_pipeline_can_be_named_without_path_or_suffix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # from any directory: the shipped pipelines are package data
+    cfg = load_pipeline("image")
+    assert cfg.task == "image_classification" and cfg.source == str(PIPELINES / "image.toml")
+
+
+def test_a_path_names_the_users_file_even_when_it_shares_a_shipped_name(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    assert load_pipeline("image").task == "image_classification"
+    (tmp_path / "text.toml").write_text(PIPELINES.joinpath("text.toml").read_text().replace('name = "text"',
+                                                                                            'name = "mine"'))
+    (tmp_path / "mypipeline").write_text((tmp_path / "text.toml").read_text())
+    assert load_pipeline("text.toml").name == "mine" and load_pipeline("./text.toml").name == "mine"
+    assert load_pipeline("mypipeline").name == "mine"  # a word that is no shipped name: a file here
+    assert load_pipeline("text").name == "text"
+
+
+def test_an_unknown_pipeline_name_lists_the_shipped_ones(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"unknown pipeline 'txt': known pipelines: ak_image, .*, text; or give "
+                                          r"the path of a \.toml file \('autosearch pipelines' lists them\)"):
+        load_pipeline("txt")
 
 
 def test_overrides_replace_file_values() -> None:
