@@ -16,6 +16,8 @@ def register(sub: SubCommand) -> None:
     add_outcome_options(s)
     add_label_options(s)
     s.add_argument("--offline", action="store_true", help="with --tracker clearml: keep the ClearML session offline")
+    s.add_argument("--register", metavar="NAME", help="with --tracker mlflow: register the exported model in "
+                   "MLflow's Model Registry as NAME (alias 'best' moves when it beats the current one)")
     add_workers_option(s)
 
     rs = sub("resume", "continue a stopped run (Ctrl-C, kill, crash) with the same id and budget", cmd_resume)
@@ -30,11 +32,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from autosearch.data import prepare_data
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
     from autosearch.tracking.registry import check_uri, offline_uri
+    from autosearch.workflows.mlflow_register import check_register, register_run
     from autosearch.workflows.search import run_search
 
     cfg = pipeline_of(args)
     uri = offline_uri(resolve_uri(args.tracker)) if args.offline else args.tracker
     check_uri(uri)  # a bad tracker URI fails before the data are read
+    check_register(args.register, uri, not args.no_export)  # --register: an MLflow tracker and an export
     split = prepare_data(cfg)  # bad data fails here, before the tracker is opened
     tracker = get_tracker(uri)
     rows = split.summary()["rows"]
@@ -45,6 +49,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         result = run_search(cfg, tracker, autosearch_home(), progress_of(args), split=split,
                             export=not args.no_export, labels=labels)
         print_outcome(tracker, result, args.top)
+        if args.register:
+            print("\n".join(register_run(tracker, result.run_id, args.register)))
     return 0
 
 

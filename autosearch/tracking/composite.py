@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from autosearch.errors import UnknownRunError, UnknownTrialError
 from autosearch.tracking.base import Tracker, TrackerWriter
-from autosearch.tracking.records import RunInfo, TrialRecord
+from autosearch.tracking.records import RunInfo, TrialRecord, split_trial_id
 
 
 class CompositeTracker(Tracker):
@@ -25,6 +25,7 @@ class CompositeTracker(Tracker):
         self.primary = primary
         self.writers = list(writers)
         self.uri = " + ".join([primary.uri, *(w.uri for w in self.writers)])
+        self._local: set[str] = set()  # run ids the primary holds
 
     def _fan_out(self, call: Callable[[TrackerWriter], Any]) -> None:
         for writer in list(self.writers):
@@ -44,22 +45,32 @@ class CompositeTracker(Tracker):
         self._fan_out(lambda w: w.start_run(run))
 
     def finish_run(self, run_id: str, status: Any, **kwargs: Any) -> None:
+        if self._remote(run_id):  # a run only the secondary holds (reproduce on another machine)
+            return self._readable().finish_run(run_id, status, **kwargs)  # type: ignore[union-attr]
         self.primary.finish_run(run_id, status, **kwargs)
         self._fan_out(lambda w: w.finish_run(run_id, status, **kwargs))
 
     def log_trial(self, trial: TrialRecord) -> None:
+        if self._remote(trial.run_id):  # a run only the secondary holds (reproduce on another machine)
+            return self._readable().log_trial(trial)  # type: ignore[union-attr]
         self.primary.log_trial(trial)
         self._fan_out(lambda w: w.log_trial(trial))
 
     def log_epoch(self, trial_id: str, epoch: Any) -> None:
+        if self._remote(split_trial_id(trial_id)[0]):  # a run only the secondary holds (reproduce on another machine)
+            return self._readable().log_epoch(trial_id, epoch)  # type: ignore[union-attr]
         self.primary.log_epoch(trial_id, epoch)
         self._fan_out(lambda w: w.log_epoch(trial_id, epoch))
 
     def finish_trial(self, trial_id: str, state: Any, **kwargs: Any) -> None:
+        if self._remote(split_trial_id(trial_id)[0]):  # a run only the secondary holds (reproduce on another machine)
+            return self._readable().finish_trial(trial_id, state, **kwargs)  # type: ignore[union-attr]
         self.primary.finish_trial(trial_id, state, **kwargs)
         self._fan_out(lambda w: w.finish_trial(trial_id, state, **kwargs))
 
     def log_artifact(self, run_id: str, name: str, path: Any) -> None:
+        if self._remote(run_id):  # a run only the secondary holds (reproduce on another machine)
+            return self._readable().log_artifact(run_id, name, path)  # type: ignore[union-attr]
         self.primary.log_artifact(run_id, name, path)
         self._fan_out(lambda w: w.log_artifact(run_id, name, path))
 
@@ -95,14 +106,16 @@ class CompositeTracker(Tracker):
         return next((w for w in self.writers if isinstance(w, Tracker)), None)
 
     def _remote(self, run_id: str) -> bool:
-        """The run is not in the primary but a readable secondary may hold it."""
-        if self._readable() is None:
+        """The run is not in the primary but a readable secondary may hold it (a run found in the primary
+        stays there: remembered, so that writes of a search cost no extra read)."""
+        if self._readable() is None or run_id in self._local:
             return False
         try:
             self.primary.get_run(run_id)
-            return False
         except UnknownRunError:
             return True
+        self._local.add(run_id)
+        return False
 
     def get_run(self, run_id: str) -> RunInfo:
         reader = self._readable() if self._remote(run_id) else self.primary
@@ -150,6 +163,26 @@ class CompositeTracker(Tracker):
             return self.primary.trial_counts(run_ids, **kwargs)
         return super().trial_counts(run_ids, **kwargs)
 
+    def fetch_run_folder(self, run: RunInfo) -> Any:
+        """The run's folder from a readable secondary that keeps it (MLflow with ``?run_folder=1``); None
+        when no secondary keeps folders."""
+        fetch = getattr(self._readable(), "fetch_run_folder", None)
+        return None if fetch is None else fetch(run)
+
     def delete_run(self, run_id: str) -> None:
-        """Deleted where it is read from: the primary, or the secondary for a run only it holds."""
-        (self._readable() if self._remote(run_id) else self.primary).delete_run(run_id)  # type: ignore[union-attr]
+        """Deleted from the primary and from every secondary read back that holds it (else the run would
+        read back from there)."""
+        if self._remote(run_id):
+            return self._readable().delete_run(run_id)  # type: ignore[union-attr]  # unknown: UnknownRunError
+        self.primary.delete_run(run_id)
+        self._local.discard(run_id)
+        self._fan_out(lambda w: _delete_if_held(w, run_id))
+
+
+
+def _delete_if_held(writer: TrackerWriter, run_id: str) -> None:
+    if isinstance(writer, Tracker):
+        try:
+            writer.delete_run(run_id)
+        except UnknownRunError:
+            pass

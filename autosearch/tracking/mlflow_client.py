@@ -51,9 +51,10 @@ class Client:
 
     def __init__(self, tracking_uri: str, timeout: float | None = None, prefix: str = ""):
         self.timeout = bound_requests(timeout)
-        for name in ("mlflow", "alembic"):  # "Updating database tables", "Creating initial MLflow database tables"
-            logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
+
+        for name in ("mlflow", "alembic"):  # "Updating database tables", "Waiting up to 300 seconds for ..."
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self.tracking_uri, self.prefix = tracking_uri, prefix
         self.mlflow = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

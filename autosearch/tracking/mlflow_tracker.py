@@ -26,6 +26,7 @@ from autosearch.redaction import redact
 from autosearch.tracking import liveness
 from autosearch.tracking.base import Tracker
 from autosearch.tracking.mlflow_client import Client, quoted
+from autosearch.tracking.mlflow_files import MLflowFiles
 from autosearch.tracking.mlflow_reads import MLflowReads
 from autosearch.tracking.mlflow_records import (
     HEARTBEAT,
@@ -66,7 +67,7 @@ def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(round(seconds * 1000))
 
 
-class MLflowTracker(MLflowReads, Tracker):
+class MLflowTracker(MLflowFiles, MLflowReads, Tracker):
     """Runs and trials in MLflow (``mlflow+<tracking uri>``); ``prefix`` names experiments ``<prefix><pipeline>``
     (tests use it to keep one server's runs apart)."""
 
@@ -145,19 +146,6 @@ class MLflowTracker(MLflowReads, Tracker):
             self._log_leaderboard(run_id, mid)
             if self.run_folder and status is not RunStatus.RUNNING:
                 self._upload_run_folder(run_from_tags(tags, live=False), mid)
-
-    def _log_leaderboard(self, run_id: str, mid: str) -> None:
-        """``leaderboard.json``: the run's trials in leaderboard order, as records (the tracker never renders)."""
-        trials = self.find_trials([run_id], top=10_000)
-        rows = [{k: v for k, v in t.to_dict().items() if k != "epochs"} for t in trials]
-        self.client.call("to upload the leaderboard", lambda: self.mlflow.log_text(
-            mid, json.dumps(rows, indent=1, default=str), "leaderboard.json"))
-
-    def _upload_run_folder(self, run: RunInfo, mid: str) -> None:
-        folder = run.run_dir
-        if folder is not None and folder.is_dir():
-            self.client.call("to upload the run folder", lambda: self.mlflow.log_artifacts(
-                mid, str(folder), artifact_path="run_folder"))
 
     def log_artifact(self, run_id: str, name: str, path: Any) -> None:
         with self._lock:
@@ -279,10 +267,6 @@ class MLflowTracker(MLflowReads, Tracker):
             if trial.state.is_finished():
                 self._terminate(mid, TrialState(trial.state).value, trial.ended_at)
 
-    def _log_hyperparameters(self, mid: str, hyperparameters: Mapping[str, Any]) -> None:
-        self.client.call("to upload hyperparameters", lambda: self.mlflow.log_text(
-            mid, json.dumps(dict(hyperparameters), indent=1, sort_keys=True, default=str), "hyperparameters.json"))
-
     def _running_trial(self, trial_id: str) -> tuple[str, Any | None]:
         """(MLflow id, the child run when it was read) of a RUNNING trial; raises for unknown or finished ones."""
         child = None
@@ -337,15 +321,3 @@ class MLflowTracker(MLflowReads, Tracker):
         if state in (TrialState.FAILED, TrialState.INVALID):
             self._log_traceback(child, record)
         self._terminate(mid, state.value, ended_at)
-
-    def _log_traceback(self, child: Any, record: Mapping[str, Any]) -> None:
-        """``traceback.txt`` of a failed trial: the file the search kept in the run folder, else its error."""
-        path = record.get("extra", {}).get("traceback")
-        run_dir = run_from_tags(self._parent(record["run_id"]).data.tags, live=False).run_dir
-        text = None
-        if path and run_dir is not None and (run_dir / path).is_file():
-            text = (run_dir / path).read_text(errors="replace")
-        text = text or record.get("error")
-        if text:
-            self.client.call("to upload a traceback", lambda: self.mlflow.log_text(
-                child.info.run_id, text, "traceback.txt"))

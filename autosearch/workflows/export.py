@@ -12,6 +12,7 @@ from autosearch.data.split import check_same_data
 from autosearch.errors import ExportError
 from autosearch.tracking import Tracker, TrialKind, TrialState
 from autosearch.tracking.records import trial_id_of
+from autosearch.workflows.run_folder import ensure_run_folder
 
 
 def resolve_run_id(tracker: Tracker, run_id: str | None) -> str:
@@ -43,6 +44,7 @@ def export_run(
     if out is not None:
         check_replaceable(Path(out))  # before minutes of loading: export never overwrites what it did not write
     run = tracker.get_run(resolve_run_id(tracker, run_id))
+    ensure_run_folder(tracker, run)  # a run read back from MLflow: its folder, when it was logged
     if trial_id and "/" not in trial_id:
         trial_id = trial_id_of(run.run_id, trial_id)
     trial_id = trial_id or run.best_trial_id

@@ -16,6 +16,7 @@ from autosearch.errors import ReproduceError, UnknownTrialError
 from autosearch.tracking import Tracker, TrialKind, TrialRecord, TrialState
 from autosearch.tracking.records import trial_id_of
 from autosearch.tracking.registry import find_by_external_id
+from autosearch.workflows.run_folder import ensure_run_folder
 
 DEFAULT_TOLERANCE = 1e-6
 
@@ -94,6 +95,7 @@ def reproduce(
     original = find_trial(tracker, trial_id)
     _check_reproducible(original, trial_id)
     run = tracker.get_run(original.run_id)
+    ensure_run_folder(tracker, run)  # a run read back from MLflow: its folder, when it was logged
     cfg = config_from_run(run.config, run.run_id)
     split = prepare_data(cfg)
     data_changed = split.fingerprint != run.fingerprint
