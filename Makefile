@@ -23,10 +23,10 @@ SEARCH_ARGS = \
 
 help:
 	@echo "make install                 create $(VENV) and install autosearch with pinned AutoKeras/Keras/TensorFlow"
-	@echo "make search TASK=text        run a tracked search (TASK: text, image, structured, structured_regression)"
+	@echo "make search TASK=text        run a tracked search (TASK: a shipped pipeline; .venv/bin/autosearch pipelines lists them)"
 	@echo "   overrides: MAX_TRIALS EPOCHS TIME_BUDGET TUNER SEED PATIENCE DATA TEXT_COLUMN LABEL_COLUMN MAX_ROWS WORKERS TRACKER"
 	@echo "make export [RUN=id] [TRIAL=n] write a bundle of a run's best (or given) trial"
-	@echo "make predict BUNDLE=dir INPUT=in.csv OUTPUT=out.csv"
+	@echo "make predict BUNDLE=dir INPUT=in.csv OUTPUT=out.csv [TEXT_COLUMN=name]"
 	@echo "make leaderboard [RUN=id]    ranked trials (FORMAT=table|markdown|csv|json, TOP=n)"
 	@echo "make report [RUN=id]         HTML report under artifacts/reports/"
 	@echo "make resume RUN=id           continue a stopped run (Ctrl-C, kill, crash) with the same id and budget"
@@ -69,7 +69,7 @@ export: $(VENV)/.installed
 predict: $(VENV)/.installed
 	@test -n "$(BUNDLE)" -a -n "$(INPUT)" -a -n "$(OUTPUT)" || \
 		{ echo "usage: make predict BUNDLE=artifacts/runs/<run id>/export INPUT=in.csv OUTPUT=out.csv" >&2; exit 2; }
-	$(PY) -m autosearch predict $(BUNDLE) --input $(INPUT) --output $(OUTPUT)
+	$(PY) -m autosearch predict $(BUNDLE) --input $(INPUT) --output $(OUTPUT) $(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN))
 
 leaderboard: $(VENV)/.installed
 	$(PY) -m autosearch leaderboard $(RUN) $(if $(FORMAT),--format $(FORMAT)) $(if $(TOP),--top $(TOP))
