@@ -14,7 +14,7 @@ from conftest import PIPELINES
 from autosearch.config import load_pipeline
 from autosearch.data import prepare_data
 from autosearch.tracking import RunInfo, TrialKind, TrialState
-from autosearch.tracking.selection import candidate_of, in_band, tie_key
+from autosearch.tracking.selection import candidate_of, choose, in_band, tie_key
 from autosearch.tracking.sqlite import SQLiteTracker
 from autosearch.tuning import crossval
 from autosearch.views.leaderboard import leaderboard_rows
@@ -115,8 +115,9 @@ def test_small_data_compares_trials_by_cross_validation_and_records_folds_spread
 
 def test_large_data_selects_on_holdout_and_no_choice_reads_a_test_score(
         home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(crossval.THRESHOLD_VARIABLE)  # the shipped threshold (tests' home turns it off)
-    """540 validation rows: holdout. The same search with every test label flipped chooses the same."""
+    """540 validation rows: holdout. The same search with every test label flipped trains the same trials (a
+    seeded search repeats) and chooses the same, by the rule on what each run recorded of its validation rows."""
+    monkeypatch.delenv(crossval.THRESHOLD_VARIABLE)  # the shipped threshold (tests' conftest turns it off)
     cfg = tiny(**{"data.max_rows": 900, "split.validation": 0.6, "search.max_trials": 2})
     split = prepare_data(cfg)
     assert len(split.indices["validation"]) >= crossval.CV_BELOW_VALIDATION_ROWS
@@ -126,13 +127,21 @@ def test_large_data_selects_on_holdout_and_no_choice_reads_a_test_score(
     tracker = SQLiteTracker(home / "tracker.db")
     results = [run_search(cfg, tracker, home, split=s) for s in (split, flipped)]
 
-    chosen = []
+    chosen, seen = [], []
     for result in results:
         trials = search_trials(tracker, result.run_id)
         for t in trials:
             assert t.extra["selection"]["method"] == "holdout" and "cv" not in t.extra["selection"]
             assert t.extra["selection"]["validation_rows"] == len(split.indices["validation"])
-        chosen.append(tracker.get_run(result.run_id).best_trial_id.split("/")[1])
+        rows = len(split.indices["validation"])
+        rule = choose([c for t in trials if (c := candidate_of(t, "val_accuracy", rows))], "max")
+        assert result.best_trial_id == rule.trial_id, "the choice is the rule's, on validation records alone"
         assert leaderboard_rows(result.run_id)[0]["trial_id"] == result.best_trial_id
+        chosen.append(result.best_trial_id.split("/")[1])
+        seen.append([(t.keras_trial_id, t.hyperparameters, t.objective, t.extra["selection"]["val_loss"])
+                     for t in trials])
+    assert [s[:2] for s in seen[0]] == [s[:2] for s in seen[1]], "a seeded search repeats its trials"
+    assert [v for s in seen[0] for v in s[2:]] == pytest.approx([v for s in seen[1] for v in s[2:]], abs=1e-5), \
+        "the same trials score the same on the same validation rows"
     assert chosen[0] == chosen[1]
     assert results[0].scores["test"] == pytest.approx(1 - results[1].scores["test"])
