@@ -10,7 +10,11 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING, Any
 
-from autosearch.config import PipelineConfig, load_pipeline
+from autosearch.quiet import quiet_native_logs
+
+quiet_native_logs()  # TensorFlow and gRPC read their log thresholds once, as they load: before anything imports them
+
+from autosearch.config import PipelineConfig  # noqa: E402 - after the thresholds are set, load_pipeline
 from autosearch.errors import AutosearchError
 from autosearch.tracking import get_tracker
 

@@ -17,6 +17,7 @@ import pandas as pd
 from autosearch.config import PipelineConfig
 from autosearch.data import SplitData
 from autosearch.data.convert import split_inputs, table_to_array
+from autosearch.quiet import quiet_python_logs
 from autosearch.spaces.graph import drawn_choices, input_layout
 from autosearch.spaces.hp import tune
 from autosearch.spaces.registry import get_space
@@ -41,6 +42,7 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
     kt.quiet_kerastuner()
+    quiet_python_logs()  # Keras' absl warnings: the harmless ones dropped, the others shown once (autosearch.quiet)
 
 
 def tensorboard(log_dir: Path) -> Any:
