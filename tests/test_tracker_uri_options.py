@@ -91,3 +91,16 @@ def test_verify_full_with_the_wrong_root_certificate_is_refused_in_one_line(post
     (line,) = res.stderr.strip().splitlines()
     assert line.startswith("TrackerError: cannot connect to tracker ") and "certificate verify failed" in line
     assert "check the URI's sslmode and sslrootcert" in line and "autosearch-test" not in line  # password masked
+
+
+def test_an_ssl_link_opened_after_tensorflow_loaded_does_not_abort_the_process(postgres) -> None:
+    """TensorFlow exports its BoringSSL symbols process-wide; a libpq loaded after it used to bind to them and
+    abort at its first SSL connection (a search whose space module imports Keras opens its tracker after)."""
+    import subprocess
+    import sys
+
+    code = ("import tensorflow\nfrom autosearch.tracking.sqlpostgres import PostgreSQLTracker\n"
+            f"t = PostgreSQLTracker({postgres.uri('ssl', sslmode='require')!r})\n"
+            "print(t._conn.execute('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()').fetchone()['ssl'])\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "True", (res.returncode, res.stderr[-1500:])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,11 +26,26 @@ from autosearch.tracking.sqlschema import POSTGRESQL
 CONNECT_TIMEOUT = 10
 
 
+def import_psycopg() -> Any:
+    """``psycopg``, its C libraries (libpq, OpenSSL) loaded with ``RTLD_DEEPBIND`` so that they bind to each
+    other: TensorFlow exports its own BoringSSL symbols process-wide (``RTLD_GLOBAL``), and a libpq loaded
+    after it bound to those and aborted the process at its first SSL connection ("free(): invalid pointer")."""
+    if "psycopg" not in sys.modules and hasattr(os, "RTLD_DEEPBIND"):
+        flags = sys.getdlopenflags()
+        sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+        try:
+            import psycopg  # noqa: F401 - loads psycopg_binary's libraries, deep-bound
+        finally:
+            sys.setdlopenflags(flags)
+    import psycopg
+
+    return psycopg
+
+
 def check_options(uri: str) -> None:
     """Refuse, before connecting, a query option libpq does not know (the message lists those it knows), one
     without a value, and a ``connect_timeout`` that is not a whole number of seconds (at least 1)."""
-    from psycopg import pq
-
+    pq = import_psycopg().pq
     known = sorted(o.keyword.decode() for o in pq.Conninfo.get_defaults())
     for name, value in parse_qsl(urlsplit(uri).query, keep_blank_values=True):
         if name not in known:
@@ -68,7 +84,7 @@ class PostgreSQLTracker(SQLTracker):
     """Tracker on a PostgreSQL database that several processes and machines share."""
 
     def __init__(self, uri: str, *, connect_timeout: float | None = None, lock_timeout_s: float | None = None):
-        import psycopg
+        psycopg = import_psycopg()
         from psycopg.rows import dict_row
 
         self._psycopg = psycopg
