@@ -139,10 +139,11 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if getattr(args, "offline", False):
         raise DistributedError("--offline (ClearML) does not combine with --workers; drop one of them.")
     _check_tracker(args.tracker, "127.0.0.1")
-    tracker = ["--tracker", args.tracker] if args.tracker else []
-    chief = ["chief", "--pipeline", args.pipeline, "--top", str(args.top), "--timeout", str(args.timeout), *tracker,
+    # the tracker URI (it may hold a password) goes to the children in their environment, not on a command line
+    environ = {"AUTOSEARCH_TRACKING_URI": args.tracker} if args.tracker else {}
+    chief = ["chief", "--pipeline", args.pipeline, "--top", str(args.top), "--timeout", str(args.timeout),
              *(["-q"] if args.quiet else []), *(["--no-export"] if args.no_export else []), *_overrides(args)]
-    return Launch(chief, args.workers, [*tracker, "-q"]).run()
+    return Launch(chief, args.workers, ["-q"], environ=environ).run()
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:

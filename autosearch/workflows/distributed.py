@@ -11,6 +11,7 @@ No TensorFlow here: the chief and workers import it in their own processes.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -43,8 +44,6 @@ def default_worker_id() -> str:
     """``worker-<host>-<pid>``: unique per process (KerasTuner runs two processes with one id as one worker)
     and never containing ``chief`` (KerasTuner would take it for the chief)."""
     host = re.sub(r"[^A-Za-z0-9.-]", "-", this_host()).replace("chief", "chf")
-    import os
-
     return f"worker-{host}-{os.getpid()}"
 
 
@@ -219,7 +218,8 @@ class Launch:
 
     chief_args: Sequence[str]  # autosearch chief ... (without --host/--port)
     workers: int
-    worker_args: Sequence[str] = ()  # e.g. --tracker URI, -q
+    worker_args: Sequence[str] = ()  # e.g. -q
+    environ: dict[str, str] = field(default_factory=dict, repr=False)  # e.g. AUTOSEARCH_TRACKING_URI, for all
     out: TextIO = field(default=sys.stdout)
     chief: subprocess.Popen | None = None
     procs: list[subprocess.Popen] = field(default_factory=list)
@@ -238,9 +238,9 @@ class Launch:
             joined.set()
 
     def _spawn(self, args: Sequence[str], prefix: str, joined: threading.Event | None = None) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", "autosearch", *args], stdout=subprocess.PIPE,
-                                stderr=None if joined else subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                bufsize=1)
+        proc = subprocess.Popen([sys.executable, "-m", "autosearch", *args], env={**os.environ, **self.environ},
+                                stdout=subprocess.PIPE, stderr=None if joined else subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, bufsize=1)
         threading.Thread(target=self._pump, args=(proc.stdout, prefix, joined), daemon=True).start()
         return proc
 
