@@ -47,8 +47,10 @@ class RawServing(tf.Module):
         if self.problem == "classification":
             labels = list(next(p for p in reversed(pipeline.outputs[0]) if hasattr(p, "labels")).labels)
             names = list(manifest["class_names"])
-            self.order = tf.constant([labels.index(n) for n in names], tf.int32)
+            order = [labels.index(n) for n in names]
+            self.order = None if order == list(range(len(order))) else tf.constant(order, tf.int32)
             self.names = tf.constant(names, tf.string)
+            self.sigmoid = int(model.outputs[0].shape[-1]) == 1  # one column for two classes
 
     def signature(self) -> list[dict[str, tf.TensorSpec]]:
         return [{key: tf.TensorSpec([None], tf.string, name=key) for key in self.keys}]
@@ -62,9 +64,9 @@ class RawServing(tf.Module):
         out = tf.cast(self.model(feed, training=False), tf.float32)
         if self.problem != "classification":
             return {"value": tf.reshape(out, [-1])}
-        out = tf.reshape(out, [tf.shape(out)[0], -1])
-        probs = tf.cond(tf.equal(tf.shape(out)[1], 1), lambda: tf.concat([1.0 - out, out], axis=1), lambda: out)
-        probs = tf.gather(probs, self.order, axis=1)
+        probs = tf.concat([1.0 - out, out], axis=1) if self.sigmoid else out  # fixed when exported: no tf.cond
+        if self.order is not None:
+            probs = tf.gather(probs, self.order, axis=1)
         return {"probabilities": probs, "class": tf.gather(self.names, tf.argmax(probs, axis=1))}
 
 

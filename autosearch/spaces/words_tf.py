@@ -106,9 +106,9 @@ class TokenIds(tf.Module):
         self.table = tf.lookup.StaticHashTable(init, default_value=int(unknown))
 
     def __call__(self, texts: Any) -> Any:
-        words = split_words(texts, self.version, self.lower, self.marks)[:, : self.length]
+        words = split_words(texts, self.version, self.lower, self.marks)
         ids = words.with_flat_values(tf.cast(self.table.lookup(words.flat_values), tf.int32))
-        return ids.to_tensor(default_value=0, shape=[None, self.length])
+        return ids.to_tensor(default_value=0, shape=[None, self.length])  # pads and cuts to the length
 
     def transform(self, texts: Sequence[Any]) -> np.ndarray:
         """Version 2's Python side: NFC, then the graph's own ops, eagerly."""
