@@ -7,6 +7,10 @@ that it measures whichever backend the URI names.
   ``log_epoch``, ``finish_trial``: 22 transactions, each epoch write timed for its latency).
   The raw yardstick serialises the same JSON; it just has no checks, no records and no merging.
 - PostgreSQL, when ``AUTOSEARCH_BENCH_PG`` holds a ``postgresql://`` tracker URI, in the same rounds.
+- MLflow's bookkeeping per trial as a search writes it (``log_trial``, 20 ``log_epoch``, ``finish_trial``),
+  beside the SQLite tracker's in the same rounds: the MLflow backend alone on a local SQLite store and on a
+  local ``mlflow server`` (tests/mlflowserver.py: SQLite store, proxied artifacts, loopback). ClearML's and
+  MLflow's bookkeeping inside a real search is section 1's (overhead).
 - The whole ``autosearch leaderboard --top 20`` command at 1k, 10k and 100k trials x 20 epochs (one run),
   interleaved with ``python -c pass``.
 """
@@ -16,13 +20,16 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
     PYTHON,
+    ROOT,
     Section,
     bench_env,
     figure,
@@ -244,6 +251,51 @@ def writes(section: Section, work: Path, per_round: int, rounds: int, pg_uri: st
     sqlite.close(), raw.close()
 
 
+@contextmanager
+def mlflow_server() -> Iterator[str | None]:
+    """The URI of a throwaway local ``mlflow server`` (the tests' own), stopped after; None without MLflow."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from mlflowserver import MlflowServer, mlflow_cli
+
+    if mlflow_cli() is None:
+        yield None
+        return
+    server = MlflowServer().start()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+def mlflow_writes(section: Section, work: Path, per_round: int, rounds: int) -> None:
+    """Milliseconds per trial as a search writes it: SQLite tracker, MLflow on a local store, MLflow's server."""
+    from autosearch.tracking.mlflow_tracker import MLflowTracker
+
+    (work / "mlflow").mkdir(parents=True, exist_ok=True)
+    with mlflow_server() as uri:
+        if uri is None:
+            section.add(figure("tracker", "MLflow tracker writes", None, note="skipped: MLflow is not installed"))
+            return
+        writers = {"SQLite tracker": TrackerWrites(f"sqlite:///{work / 'mlflow' / 'tracker.db'}"),
+                   "MLflow, local SQLite store": TrackerWrites(MLflowTracker(
+                       f"sqlite:///{work / 'mlflow' / 'mlflow.db'}")),
+                   "MLflow, local mlflow server": TrackerWrites(MLflowTracker(uri))}
+        for w in writers.values():
+            w.live(2)  # warm-up: experiment, connections, statement caches
+        res = interleave({name: lambda r, w=w: w.live(per_round) for name, w in writers.items()}, rounds)
+        section.raw["mlflow_live_seconds_per_round"] = res
+        for name, seconds in res.items():
+            ms = [s * 1000 / per_round for s in seconds]
+            lat = [x * 1000 for x in writers[name].epoch_latencies]
+            section.add(figure("tracker", f"bookkeeping per trial as a search writes it (22 calls), {name}", ms, "ms",
+                               note=f"log_epoch p50 {quantile(lat, 0.5):.1f} ms, p99 {quantile(lat, 0.99):.1f} ms"))
+        sqlite = res["SQLite tracker"]
+        for name in list(res)[1:]:
+            section.add(figure("tracker", f"{name} / SQLite tracker time per trial", ratios(res[name], sqlite), "x"))
+        for w in writers.values():
+            w.close()
+
+
 def autosearch_command() -> list[str]:
     script = Path(PYTHON).with_name("autosearch")
     return [str(script)] if script.exists() else [PYTHON, "-m", "autosearch"]
@@ -289,5 +341,6 @@ def run(work: Path, quick: bool, pg_uri: str | None = None) -> Section:
     per_round, rounds = (50, 3) if quick else (200, 5)
     with postgres("tracker") as found:
         writes(section, work / "tracker", per_round, rounds, pg_uri if pg_uri is not None else found)
+    mlflow_writes(section, work / "tracker", 5 if quick else 20, 3 if quick else 5)
     leaderboard(section, work / "tracker", [1000] if quick else [1000, 10_000, 100_000], 3 if quick else 5)
     return section
