@@ -83,7 +83,6 @@ def write_bundle(
     fingerprint); formats, checksums, versions and the verification are added here.
     """
     from autosearch.environment import package_versions
-    from autosearch.export.predictor import load
 
     out = Path(out)
     check_replaceable(out)
@@ -115,23 +114,32 @@ def write_bundle(
             "files": file_digests(tmp),
         }
         write_json_atomic(tmp / MANIFEST, full)
-        diffs = {}
-        for fmt in formats:
-            got = load(tmp, format=fmt).outputs(check_inputs)
-            diffs[fmt] = float(np.max(np.abs(got - expected))) if len(expected) else 0.0
-        worst = max(diffs.values())
-        if not worst <= TOLERANCE:
-            raise ExportError(
-                f"exported model does not reproduce the in-memory predictions (max difference {worst:.3g} > "
-                f"{TOLERANCE:g}, per format {diffs}); nothing was written to {out}."
-            )
-        full["verification"] = {"rows": int(len(expected)), "max_abs_diff": diffs, "tolerance": TOLERANCE}
+        full["verification"] = _verify_formats(tmp, formats, expected, check_inputs, out)
         write_json_atomic(tmp / MANIFEST, full)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _verify_formats(tmp: Path, formats: Mapping[str, str], expected: np.ndarray, check_inputs: Any,
+                    out: Path) -> dict[str, Any]:
+    """Each format reloaded from ``tmp`` answers ``check_inputs`` as the in-memory model did (``expected``):
+    the verification record, or ``ExportError``."""
+    from autosearch.export.predictor import load
+
+    diffs = {}
+    for fmt in formats:
+        got = load(tmp, format=fmt).outputs(check_inputs)
+        diffs[fmt] = float(np.max(np.abs(got - expected))) if len(expected) else 0.0
+    worst = max(diffs.values())
+    if not worst <= TOLERANCE:
+        raise ExportError(
+            f"exported model does not reproduce the in-memory predictions (max difference {worst:.3g} > "
+            f"{TOLERANCE:g}, per format {diffs}); nothing was written to {out}."
+        )
+    return {"rows": int(len(expected)), "max_abs_diff": diffs, "tolerance": TOLERANCE}
 
 
 def check_replaceable(out: Path, shown: Path | None = None) -> None:
