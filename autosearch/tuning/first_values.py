@@ -25,8 +25,10 @@ def with_defaults(space: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 def fill_initial_values(oracle: Any) -> None:
     """Make ``oracle.populate_space`` (an instance's own, so its class keeps its code) complete the values
-    it returns with defaults."""
-    populate = oracle.populate_space
+    it returns with defaults. A worker's oracle is KerasTuner's client, which populates nothing: the chief's does."""
+    populate = getattr(oracle, "populate_space", None)
+    if populate is None:
+        return
 
     def populate_space(trial_id: str) -> dict[str, Any]:
         response = populate(trial_id)
