@@ -41,6 +41,8 @@ BASE_COLUMNS = [
 INT_COLUMNS = ("rank", "cv_folds", "best_epoch", "trainable_params", "seed")
 TEXT_COLUMNS = ("run_id", "trial_id", "kind", "state", "objective_name", "direction", "score_metric", "reproduces",
                 "error", "worker")
+FLOAT_COLUMNS = ("objective", "validation_score", "test_score", "selection_score", "selection_se", "duration_s",
+                 "peak_rss_mb", "cpu_percent")
 TIME_COLUMNS = ("started_at", "ended_at")  # seconds since the epoch in rows; UTC timestamps in frames
 # What the terminal and Markdown tables call the row columns; --sort takes a header or a column name, and a
 # hyperparameter by its header (``units``) or full name (``table_block/units``, ``hp.table_block/units``).
@@ -210,6 +212,8 @@ def frame_of(rows: Sequence[Row]) -> "pd.DataFrame":
     integral = [c for c in frame.columns if c.startswith(HP_PREFIX) and _all_int(r.get(c) for r in rows)]
     for col in (*INT_COLUMNS, *integral):
         frame[col] = pd.array(frame[col], dtype="Int64")
+    for col in FLOAT_COLUMNS:  # one dtype whatever the rows hold: all missing is NaN, not None
+        frame[col] = frame[col].astype("float64")
     for col in TEXT_COLUMNS:  # one dtype whatever the rows hold (all missing, or some text)
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return frame
