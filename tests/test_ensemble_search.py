@@ -43,6 +43,7 @@ def ensemble_run(tmp_path_factory: pytest.TempPathFactory):
     home = folder / "home"
     mp = pytest.MonkeyPatch()
     mp.setenv("AUTOSEARCH_HOME", str(home))
+    mp.delenv("AUTOSEARCH_CV_BELOW_ROWS")  # 120 validation rows: cross-validated, the ensemble reads its outputs
     try:
         tracker = SQLiteTracker(home / "tracker.db")
         cfg = two_column_pipeline(folder)
@@ -74,6 +75,7 @@ def test_a_search_exports_the_ensemble_that_beats_its_best_trial_with_a_row_of_i
     assert len(members) == 2 and sum(m["weight"] for m in members) == pytest.approx(1.0)
     assert sorted(m["keras_trial_id"] for m in members) == ["0", "1"]
     decision = row.extra["decision"]
+    assert row.extra["outputs"] == "cv", "small data: chosen on the trials' out-of-fold outputs"
     assert row.extra["exported"] and decision["export"] and decision["gain"] >= decision["margin"]
     assert row.extra["margin_over_best_single"] > 0 and row.extra["margin_over_best_member"] > 0
     assert row.objective == pytest.approx(row.extra["validation"])
