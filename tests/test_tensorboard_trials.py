@@ -19,11 +19,11 @@ pytestmark = pytest.mark.search
 
 def read_events(folder: Path) -> dict[str, list]:
     """Every summary value of the event files directly in ``folder``, by plugin name ('' for none)."""
-    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
     out: dict[str, list] = defaultdict(list)
     for path in sorted(folder.glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
+        for event in LegacyEventFileLoader(str(path)).Load():  # the records as written
             for value in event.summary.value:
                 out[value.metadata.plugin_data.plugin_name].append((event.step, value))
     return out
@@ -45,9 +45,9 @@ def hparams_records(folder: Path) -> tuple[dict, list]:
 
 
 def scalar(value: object) -> float:
-    import tensorflow as tf
+    from tensorboard.util import tensor_util
 
-    return float(tf.make_ndarray(value.tensor))  # type: ignore[attr-defined]
+    return float(tensor_util.make_ndarray(value.tensor))  # type: ignore[attr-defined]
 
 
 def dashboard_rows(root: Path) -> dict[str, tuple[dict, dict]]:
