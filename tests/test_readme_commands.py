@@ -142,7 +142,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[st
     return folder, made.run_id, env
 
 
-@pytest.mark.parametrize("command", list(RUN))
+@pytest.mark.parametrize("command", list(RUN), ids=list(RUN))
 def test_a_readme_command_runs_as_written(reader, command: str) -> None:
     folder, run_id, env = reader
     code, words = RUN[command]
@@ -161,7 +161,10 @@ def _autosearch_args(command: str) -> list[str] | None:
     return None if at is None else words[at + 1:]
 
 
-@pytest.mark.parametrize("command", [c for c in SKIP if not c.startswith(("export ", "make install", "make test"))])
+PARSED = [c for c in SKIP if not c.startswith(("export ", "make install", "make test"))]
+
+
+@pytest.mark.parametrize("command", PARSED, ids=PARSED)
 def test_a_skipped_readme_command_still_parses(reader, command: str, capsys: pytest.CaptureFixture) -> None:
     folder, run_id, env = reader
     command = substitute(command, run_id)

@@ -91,6 +91,7 @@ def print_outcome(tracker: Any, result: Any, top: int) -> None:
     """The ranked trials, the best model's test score beside the baselines', and where everything is."""
     from autosearch.views.leaderboard import ranked_rows
     from autosearch.views.displays import render
+    from autosearch.views.formats import duration
     from autosearch.views.tables import terminal_width
 
     rows = ranked_rows(tracker.list_trials(result.run_id), {result.run_id: tracker.get_run(result.run_id)})
@@ -104,7 +105,7 @@ def print_outcome(tracker: Any, result: Any, top: int) -> None:
     for won in result.baselines_won:  # say it when the simple model won
         print(f"A baseline beat the search on test: {won['model']} scored {won['test']:.4f} against the best "
               f"trial's {won['best_trial_test']:.4f} ({metric}); {won['trial_id']} in the leaderboard.")
-    print(f"Run {result.run_id}: {result.n_trials} trials in {result.duration:.0f}s")
+    print(f"Run {result.run_id}: {result.n_trials} trials in {duration(result.duration)}")
     print(f"Run directory: {result.run_dir}")
     print(f"Tracker: {result.tracker_uri}")
     if result.bundle:
