@@ -108,13 +108,20 @@ def register_bundle(bundle: Path, name: str, tracking_uri: str, mlflow_run_id: s
                     fingerprint: str, scores: Mapping[str, Any]) -> Registered:
     """Log ``bundle`` as a pyfunc model under the MLflow run ``mlflow_run_id``, register a version of ``name``
     and move the alias ``best`` when it beats the current one on the same data fingerprint."""
+    with warnings.catch_warnings():  # MLflow's advice on input examples and type hints: the signature is given
+        warnings.simplefilter("ignore", UserWarning)
+        return _register(bundle, name, tracking_uri, mlflow_run_id, run_id=run_id, fingerprint=fingerprint,
+                         scores=scores)
+
+
+def _register(bundle: Path, name: str, tracking_uri: str, mlflow_run_id: str, *, run_id: str,
+              fingerprint: str, scores: Mapping[str, Any]) -> Registered:
     manifest = raw_serving(bundle)
     import mlflow.pyfunc
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    with tempfile.TemporaryDirectory(prefix="autosearch-mlflow-model-") as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "no input example": the signature says the columns
+    with tempfile.TemporaryDirectory(prefix="autosearch-mlflow-model-") as tmp:
         mlflow.pyfunc.save_model(
             path=str(Path(tmp) / "model"), python_model=str(CODE), signature=_signature(manifest),
             artifacts={"saved_model": str(bundle / "saved_model"), "manifest": str(bundle / "manifest.json")},

@@ -8,10 +8,7 @@ column of encoded PNG/JPEG bytes. It answers a DataFrame: ``class`` and one ``pr
 class for a classifier, ``value`` for a regressor. Used by ``mlflow_model.log_bundle``; not imported.
 """
 
-from __future__ import annotations
-
 import json
-from typing import Any
 
 import mlflow.pyfunc
 from mlflow.models import set_model
@@ -45,7 +42,8 @@ class BundleModel(mlflow.pyfunc.PythonModel):
             return [bytes(v) for v in values]
         return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 - MLflow reads type hints as a schema
+    def predict(self, context, model_input: pd.DataFrame, params=None):  # noqa: ANN001 - a DataFrame: no schema
+        # inferred from the hint (MLflow reads predict's hints; the logged signature names the columns)
         import tensorflow as tf
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
