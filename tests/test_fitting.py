@@ -37,6 +37,17 @@ def test_fitted_settings_use_the_model_tokenizer_words() -> None:
                       "preprocessing": 2}
 
 
+def test_the_preprocessing_version_is_fitted_to_the_current_one_unless_the_pipeline_fixes_it() -> None:
+    from autosearch.errors import ConfigError
+
+    decomposed = "cafe\u0301 cafe\u0301"  # version 2 reads one word twice; version 1 the accent apart
+    assert fitting.fit_text_settings({}, [decomposed])["preprocessing"] == 2
+    assert fitting.fit_text_settings({}, [decomposed])["max_tokens"] == 1 + fitting.RESERVED_IDS
+    assert fitting.fit_text_settings({"preprocessing": 1}, [decomposed])["max_tokens"] == 2 + fitting.RESERVED_IDS
+    with pytest.raises(ConfigError, match="space.preprocessing = 3 is not a text preprocessing version; use one of 1, 2"):
+        fitting.fit_text_settings({"preprocessing": 3}, ["a b"])
+
+
 @pytest.mark.search
 def test_long_and_short_texts_get_different_recorded_sequence_lengths(cli, home: Path) -> None:
     fitted = {}

@@ -26,6 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from autosearch.errors import ConfigError
+
 CURRENT = 2  # the preprocessing version new runs record
 VERSIONS = (1, 2)
 WHITESPACE = r"\t\n\x0b\f\r\x1c-\x1f\x{85}\p{Z}"
@@ -36,10 +38,11 @@ WORD_CHARACTERS = {1: r"\p{L}\p{N}_'", 2: r"\p{L}\p{N}\p{M}_'"}
 
 
 def check_version(version: Any) -> int:
-    version = int(version)
+    """``version`` as a known text preprocessing version; ``ConfigError`` naming the known ones otherwise."""
     if version not in VERSIONS:
-        raise ValueError(f"unknown text preprocessing version {version}; this autosearch knows {VERSIONS}.")
-    return version
+        raise ConfigError(f"space.preprocessing = {version!r} is not a text preprocessing version; use one of "
+                          f"{', '.join(map(str, VERSIONS))} (or \"auto\": the current one, {CURRENT}).")
+    return int(version)
 
 
 def split_words(texts: Any, version: int = CURRENT, lower: bool = True, marks: bool = True) -> Any:
