@@ -12,7 +12,7 @@ import math
 import signal
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -230,7 +230,8 @@ class TrialHooks:
         state = TrialState.INTERRUPTED if interrupted else TrialState.FAILED
         self.tracker.finish_trial(live.trial_id, state, ended_at=time.time(), error=live.error, extra=live.resources())
         if live.hparams is not None:
-            live.hparams.end(state)
+            with suppress(Exception):  # the search's own error is the one to report
+                live.hparams.end(state)
 
 
 def _epoch_recorder(hooks: TrialHooks, trial: Any, total_epochs: int) -> Any:
