@@ -24,7 +24,7 @@ from autosearch.workflows.export import export_run
 from autosearch.workflows.search import run_search
 
 pytestmark = pytest.mark.search
-TINY = {"data.max_rows": 300, "search.max_trials": 2, "search.epochs": 1}
+TINY = {"data.max_rows": 300, "search.max_trials": 2, "search.epochs": 1, "search.ensemble": "off"}
 
 
 def search(home: Path, task: str, **overrides):
@@ -227,7 +227,7 @@ def test_saved_model_cli_runs_the_text_signature_and_prints_probabilities(text_r
 def table_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Only its input columns matter here: one trial, no ensemble."""
     return search(tmp_path_factory.mktemp("table_home"), "structured",
-                  **{"search.max_trials": 1, "search.ensemble": "off"})[1].bundle
+                  **{"search.max_trials": 1})[1].bundle
 
 
 def _newer(bundle: Path, tmp_path: Path) -> Path:

@@ -18,12 +18,13 @@ from typing import Any, Mapping
 import numpy as np
 import tensorflow as tf
 
+from autosearch.errors import ExportError
 from autosearch.export import serving_inputs as inputs
 
 RAW, NUMERIC = "serving_default", "serve"
 
 
-class UnservableError(Exception):
+class UnservableError(ExportError):
     """The fitted preprocessing has a step the graph does not implement (the bundle keeps ``serve`` only)."""
 
 
@@ -35,7 +36,7 @@ class RawServing(tf.Module):
         self.model = model
         self.kind, self.problem = manifest["kind"], manifest["problem"]
         if manifest.get("input", {}).get("layout"):
-            raise UnservableError("a graph of several inputs")
+            raise UnservableError("the model takes several inputs (a [graph] with several input nodes)")
         steps = list(pipeline.inputs[0])
         if self.kind == "text":
             self.prepare, self.keys = inputs.TextInputs(steps), {"text": None}
@@ -88,7 +89,7 @@ def write_saved_model(model: Any, pipeline: Any, manifest: Mapping[str, Any], pa
     archive.write_out(str(path), verbose=False)
     numeric = {"signature": NUMERIC, "inputs": manifest_inputs(model)}
     if raw is None:
-        return {"raw": None, "reason": f"the preprocessing has {reason}: serving_default is the numeric one",
+        return {"raw": None, "reason": f"{reason}: serving_default is the numeric signature",
                 "numeric": numeric}
     outputs = ({"probabilities": "float32 [None, classes], columns in class_names order",
                 "class": "string [None], the class name of the highest probability"}

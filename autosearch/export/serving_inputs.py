@@ -21,7 +21,7 @@ NUMERIC_DTYPES = ("int", "uint", "float", "bool")
 def _unservable(step: Any) -> Exception:
     from autosearch.export.serving import UnservableError
 
-    return UnservableError(f"the preprocessing step {type(step).__name__}")
+    return UnservableError(f"the preprocessing step {type(step).__name__} has no TensorFlow version here")
 
 
 class TextInputs(tf.Module):
