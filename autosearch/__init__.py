@@ -14,7 +14,7 @@ from autosearch.quiet import quiet_native_logs
 
 quiet_native_logs()  # TensorFlow and gRPC read their log thresholds once, as they load: before anything imports them
 
-from autosearch.config import PipelineConfig  # noqa: E402 - after the thresholds are set, load_pipeline
+from autosearch.config import PipelineConfig, load_pipeline  # noqa: E402 - after the thresholds are set
 from autosearch.errors import AutosearchError
 from autosearch.tracking import get_tracker
 
