@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import PIPELINES, ROOT
 
+import autosearch
+
 # The bad inputs of `autosearch search` (one line, exit 2, no trace in the tracker) are in
 # tests/test_bad_inputs.py.
 
@@ -66,8 +68,7 @@ def test_pipelines_lists_each_shipped_pipeline_with_its_task_and_data_without_te
 def test_version_names_the_installed_version_without_tensorflow(tmp_path: Path) -> None:
     out = _main(tmp_path, "--version")
     assert out.returncode == 0, out.stderr[-2000:]
-    want = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert out.stdout.startswith(f"autosearch {want} from {ROOT / 'autosearch'} (Python 3.")
+    assert out.stdout.startswith(f"autosearch {autosearch.__version__} from {ROOT / 'autosearch'} (Python 3.")
     assert "tensorflow 2." in out.stdout and "keras 3." in out.stdout
 
 

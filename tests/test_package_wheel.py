@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import PIPELINES, ROOT
 
+import autosearch
+
 CORPORA = ROOT / "autosearch" / "data" / "corpora"
 
 
@@ -61,7 +63,8 @@ def test_the_installed_tool_lists_its_pipelines_and_reads_the_text_data_outside_
         installed: tuple[Path, Path], tmp_path: Path) -> None:
     _, venv = installed
     version = _run(venv / "bin" / "autosearch", "--version", cwd=tmp_path).stdout
-    assert f"from {venv}" in version and str(ROOT) not in version, version
+    assert version.startswith(f"autosearch {autosearch.__version__} from {venv}") and str(ROOT) not in version
+    assert installed[0].name.startswith(f"autosearch-{autosearch.__version__}-")
     listing = _run(venv / "bin" / "autosearch", "pipelines", cwd=tmp_path).stdout
     assert all(p.stem in listing for p in PIPELINES.glob("*.toml")) and f"Shipped in {venv}" in listing
     code = ("from autosearch.config import load_pipeline; from autosearch.data import prepare_data\n"

@@ -59,7 +59,8 @@ def _version(*names: str) -> str | None:
 
 def version_line() -> str:
     """``autosearch 0.1.0 from <folder> (Python 3.11.9; autokeras 3.0.0, keras 3.12.4, tensorflow 2.21.0)``."""
-    own = _version("autosearch") or "(not installed: no package metadata)"
+    from autosearch import __version__  # the running code's own (an editable install's metadata can lag)
+
     found = [f"{names[-1]} {v}" for names in REPORTED if (v := _version(*names))]
     where = Path(__file__).resolve().parent.parent
-    return f"autosearch {own} from {where} (Python {platform.python_version()}; {', '.join(found)})"
+    return f"autosearch {__version__} from {where} (Python {platform.python_version()}; {', '.join(found)})"
