@@ -71,7 +71,8 @@ class MlflowServer:
              "--backend-store-uri", f"sqlite:///{self.dir / 'mlflow.db'}",
              "--artifacts-destination", str(self.dir / "artifacts")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "ab"),
-            cwd=self.dir, preexec_fn=_die_with_parent, process_group=0)
+            cwd=self.dir, preexec_fn=_die_with_parent, process_group=0,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # no job workers: none used
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -87,12 +88,11 @@ class MlflowServer:
         raise RuntimeError(f"mlflow server did not answer /health within {self.start_timeout:.0f} s: {log}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):  # the server and its workers
+        if self.proc is not None:
+            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):  # the server, then whatever it left
                 try:
                     os.killpg(self.proc.pid, sig)
                     self.proc.wait(wait)
-                    break
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     continue
         self.proc = None

@@ -14,8 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PIPELINES, ROOT
 from mlflowserver import shared_server
+
+ROOT = Path(__file__).resolve().parent.parent
+PIPELINES = ROOT / "autosearch" / "pipelines"
 
 MODEL = f"autosearch-tiny-text-{uuid.uuid4().hex[:8]}"  # the server may outlive a test session
 SEARCH = ("search", "--pipeline", str(PIPELINES / "text.toml"), "--max-trials", "1", "--epochs", "2",
