@@ -43,7 +43,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     p.add_argument("--no-profile", action="store_true",
                    help="skip the cProfile of one more SQLite search (section 1; never run with --quick)")
-    p.add_argument("--pipelines", help="comma-separated pipeline names for section 5 (default: pipelines/*.toml)")
+    p.add_argument("--pipelines", help="comma-separated pipeline names for section 5 (default: every shipped pipeline)")
     p.add_argument("--minutes", type=float, default=45.0,
                    help="the run's budget (default 45): section 5 caps or skips pipelines to leave sections 6 and 7 "
                         "their minutes, and the crash matrix stops killing when it is spent")

@@ -1,4 +1,4 @@
-"""5. Quality and cost of every shipped pipeline (pipelines/*.toml) at its default budget: the best trial
+"""5. Quality and cost of every shipped pipeline (autosearch/pipelines/*.toml) at its default budget: the best trial
 on validation and test, each baseline on validation and test (from the baseline trials' ``extra``),
 search and command wall time, and the disk the run uses; and AutoKeras' own text defaults."""
 
