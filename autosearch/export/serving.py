@@ -11,21 +11,16 @@ Keras model's own signature, for converters (TFLite, TF.js) that take no string 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import tensorflow as tf
 
-from autosearch.errors import ExportError
 from autosearch.export import serving_inputs as inputs
+from autosearch.export.serving_inputs import UnservableError
 
 RAW, NUMERIC = "serving_default", "serve"
-
-
-class UnservableError(ExportError):
-    """The fitted preprocessing has a step the graph does not implement (the bundle keeps ``serve`` only)."""
 
 
 class RawServing(tf.Module):
@@ -102,20 +97,6 @@ def write_saved_model(model: Any, pipeline: Any, manifest: Mapping[str, Any], pa
 
 def manifest_inputs(model: Any) -> list[dict[str, Any]]:
     return [{"dtype": str(t.dtype), "shape": [None if d is None else int(d) for d in t.shape]} for t in model.inputs]
-
-
-def safe_keys(columns: list[str]) -> dict[str, str]:
-    """Signature keys for column names: letters, digits and ``_`` (TensorFlow Serving's JSON names them),
-    starting with a letter, unique; key -> column."""
-    keys: dict[str, str] = {}
-    for column in columns:
-        key = re.sub(r"[^A-Za-z0-9_]+", "_", str(column)).strip("_") or "column"
-        key = key if key[0].isalpha() else f"c_{key}"
-        base, n = key, 2
-        while key.lower() in {k.lower() for k in keys}:
-            key, n = f"{base}_{n}", n + 1
-        keys[key] = str(column)
-    return keys
 
 
 def call_raw(loaded: Any, feed: Mapping[str, Any], batch: int = 1024) -> dict[str, np.ndarray]:

@@ -9,18 +9,36 @@ training filled them) and image decoding. A step it does not know raises ``Unser
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
 
 import tensorflow as tf
 
+from autosearch.errors import ExportError
 from autosearch.spaces import words_tf
 
 NUMERIC_DTYPES = ("int", "uint", "float", "bool")
 
 
-def _unservable(step: Any) -> Exception:
-    from autosearch.export.serving import UnservableError
+class UnservableError(ExportError):
+    """The fitted preprocessing has a step the graph does not implement (the bundle keeps ``serve`` only)."""
 
+
+def safe_keys(columns: list[str]) -> dict[str, str]:
+    """Signature keys for column names: letters, digits and ``_`` (TensorFlow Serving's JSON names them),
+    starting with a letter, unique; key -> column."""
+    keys: dict[str, str] = {}
+    for column in columns:
+        key = re.sub(r"[^A-Za-z0-9_]+", "_", str(column)).strip("_") or "column"
+        key = key if key[0].isalpha() else f"c_{key}"
+        base, n = key, 2
+        while key.lower() in {k.lower() for k in keys}:
+            key, n = f"{base}_{n}", n + 1
+        keys[key] = str(column)
+    return keys
+
+
+def _unservable(step: Any) -> Exception:
     return UnservableError(f"the preprocessing step {type(step).__name__} has no TensorFlow version here")
 
 
@@ -57,8 +75,6 @@ class TableInputs(tf.Module):
 
     def __init__(self, steps: Sequence[Any], schema: Mapping[str, Any]):
         super().__init__(name="table_inputs")
-        from autosearch.export.serving import safe_keys
-
         encoders = [s for s in steps if type(s).__name__ == "CategoricalToNumerical"]
         if len(encoders) != 1 or len(steps) != 1:
             raise _unservable(next((s for s in steps if type(s).__name__ != "CategoricalToNumerical"), steps))

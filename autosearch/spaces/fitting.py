@@ -17,12 +17,12 @@ as the model's ``WordTokenizer`` of the run's preprocessing version does (``auto
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-_WORD = re.compile(r"[\w']+|[^\w\s]")
+from autosearch.spaces.words_v1 import words  # noqa: F401 - version 1's split, named here as before
+
 
 LENGTH_PERCENTILE = 95
 MIN_LENGTH, MAX_LENGTH = 16, 2048
@@ -30,11 +30,6 @@ TOKEN_BUDGET = 16_000_000  # word positions per epoch the length cap allows (tra
 MIN_COUNT = 2  # a word seen once in training cannot be learned from
 MAX_VOCABULARY = 40_000
 RESERVED_IDS = 2  # 0 pads, 1 is any unknown word
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words and punctuation marks, as version 1 of the model's tokenizer splits them."""
-    return _WORD.findall(text.lower())
 
 
 def sequence_length(lengths: Iterable[int]) -> int:

@@ -6,7 +6,7 @@ that is neither a word character nor whitespace becomes a token of its own, and 
 spaces. RE2 reads ``\\w`` and ``\\s`` as ASCII only, so the classes are spelled in Unicode properties:
 
 - version 1 (trials made before the SavedModel took raw text): Python's ``[\\w']+|[^\\w\\s]`` on
-  ``str.lower()`` (``autosearch.spaces.fitting.words``): word characters are letters, numbers, ``_`` and
+  ``str.lower()`` (``autosearch.spaces.words_v1.words``): word characters are letters, numbers, ``_`` and
   ``'``; a combining mark is a token of its own, as Python's ``\\w`` skips it. Training and the Python
   predictor keep the Python tokenizer; the graph spells the same classes (checked at export).
 - version 2 (``CURRENT``): combining marks belong to their word, and Python normalises every text to NFC
@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from autosearch.errors import ConfigError
+from autosearch.spaces.words_v1 import words
 
 CURRENT = 2  # the preprocessing version new runs record
 VERSIONS = (1, 2)
@@ -64,8 +65,6 @@ def nfc(texts: Iterable[Any]) -> list[str]:
 def tokens(texts: Sequence[Any], version: int = CURRENT) -> list[list[str]]:
     """Each text's tokens as version ``version`` splits them in training (version 1: Python's regex)."""
     if check_version(version) == 1:
-        from autosearch.spaces.fitting import words
-
         return [words(str(t)) for t in texts]
     if not len(texts):
         return []
