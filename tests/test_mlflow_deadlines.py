@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from mlflowserver import require_mlflow
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent / "tracking"))
@@ -56,7 +57,7 @@ def autosearch(home: Path, *args: str, timeout: float = 300) -> subprocess.Compl
 
 
 def test_runs_on_a_silent_mlflow_server_ends_within_the_bound_with_one_line(silent_port: int, home: Path) -> None:
-    pytest.importorskip("mlflow")
+    require_mlflow()  # skips without MLflow, fails where the components are required
     started = time.monotonic()
     res = autosearch(home, "runs", "--tracker", f"mlflow+http://127.0.0.1:{silent_port}?timeout=2")
     elapsed = time.monotonic() - started
@@ -68,7 +69,7 @@ def test_runs_on_a_silent_mlflow_server_ends_within_the_bound_with_one_line(sile
 
 def test_a_silent_server_drops_mlflow_with_one_warning_and_the_local_tracker_goes_on(
         silent_port: int, home: Path, capsys: pytest.CaptureFixture) -> None:
-    pytest.importorskip("mlflow")
+    require_mlflow()  # skips without MLflow, fails where the components are required
     from autosearch.tracking import get_tracker
 
     tracker = get_tracker(f"mlflow+http://127.0.0.1:{silent_port}?timeout=1")
