@@ -171,6 +171,13 @@ def test_leaderboard_fits_the_terminal_width_and_names_what_it_hid(filled, width
     assert {h.strip(",") for h in hidden[3].split()} <= set(header)  # named by the headers --wide shows
 
 
+def test_a_narrow_table_keeps_the_column_it_is_sorted_by(filled) -> None:
+    home, _, _ = filled
+    out = bare_cli(home, "leaderboard", "--sort", "-embedding_dim", columns="70").stdout
+    header = next(line for line in out.splitlines() if line.startswith("rank"))
+    assert "embedding_dim" in header and "embedding_dim" not in out.split("hidden", 1)[1] and lines_fit(out, 70)
+
+
 def test_the_table_a_search_ends_with_fits_its_terminal(tmp_path_factory: pytest.TempPathFactory) -> None:
     out = tiny_run(tmp_path_factory).stdout
     assert "Top trials" in out and lines_fit(out.split("Top trials", 1)[1].split("\n\n", 1)[0], WIDTH), out

@@ -132,7 +132,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     rows = leaderboard_rows(args.run_id, all_runs=args.all_runs, task=args.task, status=args.status, kind=args.kind,
                             sort=args.sort, top=args.top, tracker=tracker)
     width = None if args.wide or args.format != "table" else terminal_width()
-    out = render(rows, args.format, width)
+    out = render(rows, args.format, width, sort=args.sort)
     if args.format in ("table", "markdown"):
         for header in run_headers([tracker.get_run(i) for i in dict.fromkeys(r["run_id"] for r in rows)], width):
             print(header)

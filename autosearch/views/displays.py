@@ -8,6 +8,7 @@ The headers are ``leaderboard.HEADERS`` (and the objective's metric name): ``--s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -22,6 +23,7 @@ from autosearch.views.leaderboard import (
     hp_headers,
     missing,
     objective_header,
+    sort_column,
     varying_hyperparameters,
 )
 from autosearch.views.runs import tag_text
@@ -58,8 +60,9 @@ def _numeric(values: Iterable[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if not missing(v))
 
 
-def leaderboard_table(rows: Sequence[Row]) -> Table:
-    """The leaderboard's columns as a person reads them, the least important dropped first when narrow."""
+def leaderboard_table(rows: Sequence[Row], keep: Sequence[str] = ()) -> Table:
+    """The leaderboard's columns as a person reads them, the least important dropped first when narrow; the
+    row columns in ``keep`` (the one sorted by) are never dropped."""
     objective = objective_header(rows)
     runs = list(dict.fromkeys(r["run_id"] for r in rows))
     short = short_run_ids(runs) if len(runs) > 1 else None
@@ -92,7 +95,8 @@ def leaderboard_table(rows: Sequence[Row]) -> Table:
     if any(isinstance(r.get("worker"), str) for r in rows):  # a distributed search's runs
         spec.append((Column("worker", HEADERS["worker"], 8), lambda r: r["worker"] or fmt.MISSING))
     spec.append((Column("state", HEADERS["state"], 1, fold=True, min_width=11), _status))
-    return Table([c for c, _ in spec], [[cell(r) for _, cell in spec] for r in rows])
+    columns = [dataclasses.replace(c, priority=0) if c.key in keep else c for c, _ in spec]
+    return Table(columns, [[cell(r) for _, cell in spec] for r in rows])
 
 
 def run_header(run: RunInfo, short: str | None = None) -> str:
@@ -154,11 +158,12 @@ def records_json(frame: "pd.DataFrame") -> str:
     return json.dumps(rows, indent=1, default=lambda v: v.item() if hasattr(v, "item") else str(v)) + "\n"
 
 
-def render(rows: Sequence[Row], form: str = "table", width: int | None = None) -> str:
+def render(rows: Sequence[Row], form: str = "table", width: int | None = None, sort: str | None = None) -> str:
     """Leaderboard rows (``leaderboard_rows``) in one of ``FORMATS``: the table fits ``width`` cells (None:
-    every column); CSV and JSON keep every column, machine-readable."""
+    every column), keeping the column ``sort`` names; CSV and JSON keep every column, machine-readable."""
     if form == "table":
-        return leaderboard_table(rows).render(width)
+        keep = [sort_column(sort.lstrip("-"), rows)] if sort and rows else []
+        return leaderboard_table(rows, keep).render(width)
     if form == "markdown":
         return leaderboard_table(rows).markdown()
     if form == "csv":
