@@ -22,7 +22,7 @@ GRAPH_PIPELINE = {
     "name": "graph", "task": "structured_classification",
     "data": {"dataset": "breast_cancer", "max_rows": 300},
     "search": {"tuner": "random", "max_trials": 2, "epochs": 1, "objective": "val_accuracy", "direction": "max",
-               "baselines": False},
+               "baselines": False, "ensemble": "off"},  # these claims are about graphs and their trials
     "space": {"learning_rate": {"min": 0.001, "max": 0.01, "sampling": "log"}},
     "graph": {
         "table": {"type": "StructuredDataInput"},
@@ -107,7 +107,7 @@ def test_hyperband_at_nine_epochs_warm_starts_and_every_view_reads_it(home: Path
     # trial is the first warm start, so 10 trials show it (12 took 20% longer to show the same).
     cfg = load_pipeline(PIPELINES / "structured.toml", {
         "data.max_rows": 300, "search.tuner": "hyperband", "search.epochs": 9, "search.max_trials": 10,
-        "search.baselines": False, "search.patience": 0})
+        "search.baselines": False, "search.patience": 0, "search.ensemble": "off"})
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(cfg, tracker, home)
     trials = [t for t in tracker.list_trials(result.run_id, with_epochs=True) if t.kind is TrialKind.SEARCH]
@@ -130,7 +130,7 @@ def test_the_python_api_searches_twice_in_one_process(home: Path) -> None:
     code = ("import autosearch\n"
             "for _ in range(2):\n"
             "    r = autosearch.search('structured', {'data.max_rows': 200, 'search.max_trials': 1,"
-            " 'search.epochs': 1, 'search.baselines': False})\n"
+            " 'search.epochs': 1, 'search.baselines': False, 'search.ensemble': 'off'})\n"
             "    print(r.run_id, r.scores['test'])\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**__import__("os").environ, "AUTOSEARCH_HOME": str(home)})
