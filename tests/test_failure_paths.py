@@ -29,7 +29,7 @@ def table_pipeline(tmp_path: Path, space: str, values: str, **overrides):
     path.write_text(f'name = "fragile"\ntask = "structured_classification"\n[data]\ndataset = "breast_cancer"\n'
                     f'[search]\nspace = "{space}"\ntuner = "greedy"\nepochs = 2\npatience = 0\n'
                     f'objective = "val_accuracy"\ndirection = "max"\n[space]\n{values}\n')
-    return load_pipeline(path, {"search.max_trials": 6, **overrides})
+    return load_pipeline(path, {"search.max_trials": 6, "search.ensemble": "off", **overrides})  # the best: a trial
 
 
 def search_trials(tracker: SQLiteTracker, run_id: str):
@@ -130,7 +130,8 @@ class StaticBatch(keras.layers.Layer):
 def trained(tmp_path_factory: pytest.TempPathFactory):
     """A real table model, its fitted preprocessing and manifest, and 30 raw validation rows."""
     home = tmp_path_factory.mktemp("table")
-    cfg = load_pipeline(PIPELINES / "structured.toml", {"search.max_trials": 1, "search.epochs": 1})
+    cfg = load_pipeline(PIPELINES / "structured.toml", {"search.max_trials": 1, "search.epochs": 1,
+                                                        "search.ensemble": "off"})
     result = run_search(cfg, SQLiteTracker(home / "tracker.db"), home)
     predictor = autosearch.load(result.bundle)
     return predictor, prepare_data(cfg).raw_x("validation")[:30], result.bundle

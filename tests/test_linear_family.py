@@ -70,7 +70,8 @@ def test_a_search_the_linear_family_wins_exports_it_and_every_format_predicts_al
 
     home = tmp_path / "home"
     cfg = load_pipeline(PIPELINES / "text.toml", {"data.max_rows": 600, "search.max_trials": 1, "search.epochs": 3,
-                                                  "space.family": ["linear"], "search.baselines": False})
+                                                  "space.family": ["linear"], "search.baselines": False,
+                                                  "search.ensemble": "off"})
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(cfg, tracker, home)
     (trial,) = [t for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH]
@@ -101,7 +102,7 @@ def test_a_structured_search_with_no_hidden_layers_trains_a_linear_model_on_the_
     home = tmp_path / "home"
     cfg = load_pipeline(PIPELINES / "structured.toml", {"data.max_rows": 200, "search.max_trials": 1,
                                                         "search.epochs": 2, "space.layers": [0],
-                                                        "search.baselines": False})
+                                                        "search.baselines": False, "search.ensemble": "off"})
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(cfg, tracker, home)
     (trial,) = [t for t in tracker.list_trials(result.run_id) if t.kind is TrialKind.SEARCH]

@@ -18,7 +18,7 @@ from autosearch.tracking.sqlite import SQLiteTracker
 
 pytestmark = pytest.mark.search
 ARGS = ["search", "--pipeline", "structured", "--max-rows", "300", "--max-trials", "3", "--epochs", "40",
-        "--patience", "0", "-q"]
+        "--patience", "0", "--ensemble", "off", "-q"]  # resuming is tested, not which model is exported
 
 
 def env(home: Path) -> dict[str, str]:

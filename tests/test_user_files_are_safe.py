@@ -50,7 +50,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Shared:
     data = tmp_path_factory.mktemp("safe_data") / "people.csv"
     people().to_csv(data, index=False)
     cfg = load_pipeline(PIPELINES / "structured.toml", {"data.dataset": str(data), "search.max_trials": 1,
-                                                        "search.epochs": 1})
+                                                        "search.epochs": 1, "search.ensemble": "off"})
     tracker = SQLiteTracker(home / "tracker.db")
     result = run_search(cfg, tracker, home)
     return Shared(tracker.uri, result.run_id, result.run_dir, result.bundle)
