@@ -111,6 +111,8 @@ NOT_COMMANDS = {  # inline spans that name a command or quote its output
     "autosearch predict": "names the command",
     "autosearch rm": "names the command",
     "autosearch export --out DIR": "names an option",
+    "autosearch tag RUN_ID KEY=VALUE ... [--remove KEY] [--name NAME] [--note NOTE]": "the command's usage",
+    "autosearch tag --tracker clearml://<project>": "names an option (the ClearML session is tested in test_tags_clearml)",
     "autosearch reproduce: argument --tolerance: must be 0 or more, got -1; see 'autosearch reproduce --help'.":
         "quotes an error message",
 }
