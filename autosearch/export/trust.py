@@ -63,6 +63,14 @@ def where(module: str) -> Path | None:
     return Path(spec.origin).resolve()
 
 
+def _findable(module: str) -> bool:
+    """Whether ``module``'s top-level package can be found (frozen and built-in ones included), unimported."""
+    try:
+        return importlib.util.find_spec(module.partition(".")[0]) is not None
+    except (ImportError, ValueError):
+        return True  # found, but odd: let the check refuse it
+
+
 def is_users_own(module: str) -> bool:
     """True when ``module`` is the user's own code: on ``sys.path`` outside the standard library and the
     installed packages (no ``site-packages``/``dist-packages`` folder), and not autosearch."""
@@ -98,9 +106,9 @@ def check_imports(path: Path, modules: Iterable[str], allow: Iterable[str] | Non
                 raise BundleError(f"{path}: the bundle asks to import module '{module}', which is not among the "
                                   f"modules you allowed ({', '.join(explicit) or 'none'}); add it to allow_modules "
                                   f"or {ALLOW_ENV} if you trust this bundle.")
-        elif not is_users_own(module):
-            found = where(module)
-            place = f"found at {found}" if found else "not found"
+        elif _findable(module) and not is_users_own(module):  # one found nowhere cannot be imported: the
+            found = where(module)  # import's own error then says to add its folder to PYTHONPATH
+            place = f"found at {found}" if found else "built in"
             raise BundleError(f"{path}: the bundle asks to import module '{module}' ({place}), which is not your own "
                               "code (the standard library, an installed package or autosearch); if you trust this "
                               f"bundle, allow it: autosearch.load(..., allow_modules=['{module}']) or "
