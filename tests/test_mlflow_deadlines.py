@@ -92,6 +92,16 @@ def test_register_without_the_mlflow_tracker_is_refused_before_the_data_are_read
         "--tracker mlflow+http://host:5000."]
 
 
+def test_register_with_workers_is_refused_before_any_process_starts(home: Path) -> None:
+    """The launcher's chief and workers would search and export without registering: refused, not ignored."""
+    res = autosearch(home, "search", "--workers", "2", "--register", "model", "--tracker", "mlflow")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "ConfigError: --register does not combine with --workers yet; search, then register the run's bundle "
+        "with one process: autosearch search --register NAME (without --workers)."]
+    assert not (home / "runs").exists()
+
+
 def test_export_of_a_run_read_back_from_mlflow_without_its_folder_says_so_in_one_line(home: Path) -> None:
     from mlflowserver import shared_server
 

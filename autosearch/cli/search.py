@@ -28,6 +28,11 @@ def register(sub: SubCommand) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     labels = labels_of(args)
     if getattr(args, "workers", None):  # a chief and N workers on this machine
+        if args.register:
+            from autosearch.errors import ConfigError
+
+            raise ConfigError("--register does not combine with --workers yet; search, then register the run's "
+                              "bundle with one process: autosearch search --register NAME (without --workers).")
         return cmd_launch(args)
     from autosearch.data import prepare_data
     from autosearch.tracking import autosearch_home, get_tracker, resolve_uri
