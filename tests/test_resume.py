@@ -84,10 +84,11 @@ def test_a_stopped_search_resumes_to_its_full_budget_under_the_same_id(signum: i
     assert before["0"].state is TrialState.COMPLETED and before["1"].state is TrialState.INTERRUPTED
     oracle_json = cut_the_oracle(home, run.run_id) if signum == signal.SIGKILL else None
 
-    res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id, "-q"], cwd=ROOT, env=env(home),
+    res = subprocess.run([sys.executable, "-m", "autosearch", "resume", run.run_id], cwd=ROOT, env=env(home),
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"Run {run.run_id}: 3 trials" in res.stdout
+    assert "trial 2/3" in res.stdout and "trial 1/3" not in res.stdout, "the progress counts on from trial 0, done"
     run = SQLiteTracker(home / "tracker.db").get_run(run.run_id)
     assert run.status is RunStatus.COMPLETED and (run.bundle / "manifest.json").is_file()
     search = [t for t in SQLiteTracker(home / "tracker.db").list_trials(run.run_id) if t.kind is TrialKind.SEARCH]
@@ -100,6 +101,8 @@ def test_a_stopped_search_resumes_to_its_full_budget_under_the_same_id(signum: i
     assert len([t for t in SQLiteTracker(home / "tracker.db").list_trials(run.run_id)
                 if t.kind is TrialKind.BASELINE]) == 2, "baselines are not scored twice"
     after = search_rows(home, run.run_id)
+    assert {"1", "1-a2"} <= {p.name for p in (run.run_dir / "tensorboard").iterdir()}, \
+        "the re-run attempt has its own TensorBoard folder, beside the interrupted one"
     assert after["0"].ended_at == before["0"].ended_at, "the completed trial is kept, not trained again"
     assert after["1-a2"].hyperparameters == after["1"].hyperparameters != after["0"].hyperparameters
     if oracle_json is not None:  # rebuilt from the trials' own files: whole again, and it knows every trial
