@@ -13,6 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = ROOT / "autosearch" / "pipelines"
 
+try:  # psycopg's libpq and OpenSSL bound to each other, before any test loads TensorFlow (its BoringSSL symbols
+    from autosearch.tracking.sqlpostgres import import_psycopg  # made libpq abort the whole test run at the
+
+    import_psycopg()  # first SSL connection once a test had loaded TensorFlow first)
+except ImportError:
+    pass  # no psycopg: the PostgreSQL tests say so (tests/pgserver.py)
+
 
 # Every test search, in this process or a child (which inherits the environment), module-scoped fixtures
 # included: on the tests' small data sets, cross-validation adds five fold fits per trial that prove nothing to

@@ -44,7 +44,9 @@ def require_postgres() -> Path:
     from required_services import unavailable
 
     try:
-        import psycopg  # noqa: F401
+        from autosearch.tracking.sqlpostgres import import_psycopg
+
+        import_psycopg()  # deep-bound, as autosearch loads it (TensorFlow may be loaded already)
     except ImportError:
         unavailable("psycopg is not installed", "pip install 'psycopg[binary]' (make install does)")
     found = find_bin_dir()
@@ -191,7 +193,9 @@ class PostgresServer:
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run one statement as the superuser (through psycopg when installed, else psql); returns its output."""
         try:
-            import psycopg
+            from autosearch.tracking.sqlpostgres import import_psycopg
+
+            psycopg = import_psycopg()
         except ImportError:
             psycopg = None
         if psycopg is not None and self.port:
