@@ -19,6 +19,8 @@ import platform
 import time
 from typing import Any, Mapping
 
+from autosearch.errors import TrackerError
+
 STALE_AFTER = 60.0
 
 
@@ -76,3 +78,20 @@ def describe(heartbeat: Mapping[str, Any], now: float | None = None) -> str:
     if not heartbeat.get("at"):
         return "no heartbeat yet"
     return f"process {heartbeat.get('pid')} on host {heartbeat.get('host')}, last heartbeat {clock(heartbeat['at'], now)}"
+
+
+def restart_reason(run: Any) -> str | None:
+    """Why ``run`` (a ``RunInfo``) may be resumed: None when it stopped cleanly (INTERRUPTED, FAILED), the
+    reason its process went away when it still reads RUNNING; ``TrackerError`` when it is COMPLETED or its
+    process is alive. The one rule of every tracker's ``restart_run``."""
+    status = getattr(run.status, "value", run.status)
+    if status == "COMPLETED":
+        raise TrackerError(f"run '{run.run_id}' is COMPLETED; there is nothing to resume. Start a new search, "
+                           "or 'autosearch reproduce' one of its trials.")
+    if status != "RUNNING":
+        return None
+    reason = stopped(run.run_id, run.heartbeat, run.started_at)
+    if reason is None:
+        raise TrackerError(f"run '{run.run_id}' is still running ({describe(run.heartbeat)}); "
+                           "stop that process first, or wait until it has stopped.")
+    return reason

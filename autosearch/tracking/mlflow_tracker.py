@@ -173,15 +173,7 @@ class MLflowTracker(MLflowFiles, MLflowReads, Tracker):
         with self._lock:
             parent = self._parent(run_id)
             run = run_from_tags(parent.data.tags, live=False)
-            reason = None
-            if run.status is RunStatus.COMPLETED:
-                raise TrackerError(f"run '{run_id}' is COMPLETED; there is nothing to resume. Start a new search, "
-                                   "or 'autosearch reproduce' one of its trials.")
-            if run.status is RunStatus.RUNNING:
-                reason = liveness.stopped(run_id, run.heartbeat, run.started_at)
-                if reason is None:
-                    raise TrackerError(f"run '{run_id}' is still running ({liveness.describe(run.heartbeat)}); "
-                                       "stop that process first, or wait until it has stopped.")
+            reason = liveness.restart_reason(run)
             self._close_running_trials(run, parent, reason)
             now = time.time()
             summary = {k: v for k, v in run.summary.items() if k != "error"}

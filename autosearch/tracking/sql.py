@@ -197,15 +197,7 @@ class SQLTracker(LabelWrites, Tracker):
     def restart_run(self, run_id: str) -> RunInfo:
         def write(tx: Tx) -> None:
             run = run_from_row(self._run_row(tx, run_id, self.dialect.for_update), live=False)
-            reason = None
-            if run.status is RunStatus.COMPLETED:
-                raise TrackerError(f"run '{run_id}' is COMPLETED; there is nothing to resume. Start a new search, "
-                                   "or 'autosearch reproduce' one of its trials.")
-            if run.status is RunStatus.RUNNING:
-                reason = liveness.stopped(run_id, run.heartbeat, run.started_at)
-                if reason is None:
-                    raise TrackerError(f"run '{run_id}' is still running ({liveness.describe(run.heartbeat)}); "
-                                       "stop that process first, or wait until it has stopped.")
+            reason = liveness.restart_reason(run)
             died = reason is not None  # the process went without closing its trial: SIGKILL, OOM, power loss
             reason = reason or f"run {run.status.value} while this trial was running; resumed"
             now = time.time()
