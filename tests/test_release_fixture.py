@@ -119,6 +119,7 @@ def test_a_bundle_from_a_newer_release_is_refused_in_one_line(old_home: Path, cl
 
 
 def _set_recorded_max_rows(home: Path, max_rows: int) -> None:
+    SQLiteTracker(home / "tracker.db").close()  # upgraded (its one note), as the first command today does it
     conn = sqlite3.connect(home / "tracker.db")
     config = json.loads(conn.execute("SELECT config FROM runs WHERE run_id=?", (RUN_ID,)).fetchone()[0])
     config["data"]["max_rows"] = max_rows

@@ -80,12 +80,13 @@ def test_verify_full_with_the_wrong_root_certificate_is_refused_in_one_line(post
     import subprocess
     import sys
 
-    from conftest import ROOT
     from tlscerts import self_signed
+
+    root = Path(__file__).resolve().parent.parent  # tests/conftest.py's ROOT ('conftest' may be tests/tracking's)
 
     wrong, _ = self_signed(tmp_path, "other-ca")
     uri = postgres.uri("ssl", sslmode="verify-full", sslrootcert=wrong)
-    res = subprocess.run([sys.executable, "-m", "autosearch", "runs", "--tracker", uri], cwd=ROOT,
+    res = subprocess.run([sys.executable, "-m", "autosearch", "runs", "--tracker", uri], cwd=root,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr[-2000:]
     (line,) = res.stderr.strip().splitlines()
